@@ -1,0 +1,38 @@
+/// Everything the daemon is told, with the documented defaults. Built by the `pltrackd`
+/// executable from its options and environment; plain data, so tests build it directly.
+public struct DaemonConfiguration: Sendable {
+    /// Where the daemon listens (`--socket`).
+    public var socketPath: String
+    /// Permission bits of the socket file (`--socket-mode`).
+    public var socketMode: UInt32 = 0o660
+    /// The largest frame payload, in bytes (`--max-frame-length`).
+    public var maximumFrameLength = 1 << 20
+    /// The most client connections served at once (`--max-connections`).
+    public var maximumConnections = 1024
+    /// How long a call may wait for a newer one for the same request (`--coalesce-window`).
+    public var coalescingWindow: Duration = .milliseconds(50)
+    /// Concurrent upstream requests (`--workers`).
+    public var workers = 8
+    /// The most calls held in the pipeline (`--queue-capacity`).
+    public var queueCapacity = 100_000
+    /// PromptLayer's base URL (`--upstream`, `PROMPTLAYER_BASE_URL`).
+    public var upstreamURL = "https://api.promptlayer.com"
+    /// The API key; without one, calls go to ``outboxPath``.
+    public var apiKey: APIKey?
+    /// Where calls go without an API key (`--outbox`).
+    public var outboxPath = "pltrackd-outbox.jsonl"
+    /// Where calls refused for good are written (`--dead-letter`).
+    public var deadLetterPath = "pltrackd-dead-letters.jsonl"
+    /// Retry backoff (`--retry-base`, `--retry-cap`).
+    public var retryPolicy = RetryPolicy()
+    /// How long one upstream request may take (`--request-timeout`).
+    public var requestTimeout: Duration = .seconds(30)
+    /// How long a `flush` without `timeout_ms` waits (`--flush-timeout`).
+    public var flushTimeout: Duration = .seconds(30)
+    /// How long a stop waits for held calls to be delivered (`--drain-timeout`).
+    public var drainTimeout: Duration = .seconds(10)
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}

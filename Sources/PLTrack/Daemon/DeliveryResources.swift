@@ -1,0 +1,36 @@
+import Logging
+import NIOCore
+
+/// The upstream and the dead-letter file, chosen by whether an API key is configured.
+struct DeliveryResources {
+    let upstream: any Upstream
+    let deadLetters: DeadLetters
+    /// One line for the startup log.
+    let summary: String
+
+    init(configuration: DaemonConfiguration, group: any EventLoopGroup, logger: Logger) throws {
+        self.deadLetters = DeadLetters(file: try JSONLinesFile(path: configuration.deadLetterPath, mode: 0o600))
+        if let key = configuration.apiKey {
+            self.upstream = HTTPUpstream(
+                baseURL: configuration.upstreamURL,
+                apiKey: key,
+                connections: configuration.workers,
+                requestTimeout: configuration.requestTimeout,
+                eventLoopGroup: group
+            )
+            self.summary = "\(configuration.upstreamURL)"
+        } else {
+            self.upstream = OutboxUpstream(file: try JSONLinesFile(path: configuration.outboxPath))
+            self.summary = "outbox \(configuration.outboxPath)"
+            logger.notice(
+                "no API key configured (PROMPTLAYER_API_KEY or --api-key-file): nothing is sent to PromptLayer; every call is appended to the outbox",
+                metadata: ["outbox": "\(configuration.outboxPath)"]
+            )
+        }
+    }
+
+    func close() async {
+        await self.upstream.shutdown()
+        self.deadLetters.close()
+    }
+}

@@ -1,0 +1,19 @@
+import NIOCore
+
+/// Where tracking calls are delivered: PromptLayer over HTTP, or the local outbox.
+public protocol Upstream: Sendable {
+    /// Sends one request body to `path` and reports how it went; never throws, so every
+    /// outcome is classified by ``RetryPolicy``.
+    func send(path: String, body: ByteBuffer) async -> UpstreamResponse
+
+    /// Releases connections and files.
+    func shutdown() async
+}
+
+/// What came back from one upstream attempt.
+public enum UpstreamResponse: Sendable, Equatable {
+    /// An HTTP answer: its status, the `Retry-After` it asked for, and its body (truncated).
+    case answered(status: Int, retryAfter: Duration?, body: String)
+    /// No HTTP answer: the connection failed or the request timed out.
+    case failed(reason: String)
+}

@@ -1,0 +1,86 @@
+import Logging
+import NIOCore
+
+/// A fixed number of workers, each sending one call upstream at a time.
+///
+/// A worker never sleeps through a backoff: a call to retry goes back to the pipeline with the
+/// time it may go again, and the worker takes the next call.
+public struct WorkerPool: Sendable {
+    let pipeline: Pipeline
+    let upstream: any Upstream
+    let deadLetters: DeadLetters
+    let retryPolicy: RetryPolicy
+    let stats: DaemonStats
+    let workers: Int
+    let logger: Logger
+
+    public init(
+        pipeline: Pipeline,
+        upstream: any Upstream,
+        deadLetters: DeadLetters,
+        retryPolicy: RetryPolicy,
+        stats: DaemonStats,
+        workers: Int,
+        logger: Logger
+    ) {
+        self.pipeline = pipeline
+        self.upstream = upstream
+        self.deadLetters = deadLetters
+        self.retryPolicy = retryPolicy
+        self.stats = stats
+        self.workers = workers
+        self.logger = logger
+    }
+
+    /// Runs the workers until the pipeline stops.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for worker in 0..<self.workers {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    while let envelope = await self.pipeline.nextEnvelope(for: worker) {
+                        await self.attempt(envelope, using: &generator)
+                    }
+                }
+            }
+        }
+    }
+
+    private func attempt(_ envelope: Envelope, using generator: inout SystemRandomNumberGenerator) async {
+        var envelope = envelope
+        envelope.attempts += 1
+        let started = NIODeadline.now()
+        let response = await self.upstream.send(path: envelope.message.kind.path, body: envelope.message.body)
+        if case .failed(let reason) = response {
+            self.stats.upstreamAttempted(reachedServer: false)
+            self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
+        } else {
+            self.stats.upstreamAttempted(reachedServer: true)
+            self.stats.recordLatency(.now() - started)
+        }
+        switch self.retryPolicy.classify(response) {
+        case .delivered:
+            self.pipeline.attemptFinished(envelope, .delivered)
+        case .retry(let notBefore):
+            self.stats.retryScheduled()
+            let delay = self.retryPolicy.backoff(
+                afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
+            self.pipeline.attemptFinished(envelope, .retry(at: .now() + TimeAmount(delay)))
+        case .deadLetter(let status, let body):
+            do {
+                try self.deadLetters.record(envelope, status: status, response: body, reason: "rejected")
+            } catch {
+                self.stats.deadLetterWriteFailed()
+                self.logger.error(
+                    "could not write a dead letter; the call is lost",
+                    metadata: ["status": "\(status)", "error": "\(error)"]
+                )
+            }
+            self.logger.warning(
+                "upstream refused a call; written to the dead letters",
+                metadata: ["status": "\(status)", "path": "\(envelope.message.kind.path)"]
+            )
+            self.pipeline.attemptFinished(envelope, .deadLettered)
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import DequeModule
+import Logging
+import NIOCore
+
+/// Serves one client connection: validates each frame, hands tracking calls to the
+/// ``Pipeline`` and writes the replies the protocol asks for.
+///
+/// Frames are handled strictly in order. When the pipeline is full the handler stops reading
+/// (backpressure reaches the client's `write`), parks the frames already read, and carries on
+/// when the pipeline has room; nothing is dropped.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let pipeline: Pipeline
+    private let stats: DaemonStats
+    private let validator = MessageValidator()
+    private let settings: IngestSettings
+    private let logger: Logger
+    /// Frames read but not yet handled, because the pipeline was full.
+    private var parked: Deque<InboundFrame> = []
+    private var isPaused = false
+    private var isClosing = false
+    /// The client shut down its sending side; close once every parked frame is handled.
+    private var inputClosed = false
+
+    init(pipeline: Pipeline, stats: DaemonStats, settings: IngestSettings, logger: Logger) {
+        self.pipeline = pipeline
+        self.stats = stats
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        if self.isPaused || !self.parked.isEmpty {
+            self.parked.append(frame)
+            return
+        }
+        self.handle(frame, context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            self.inputClosed = true
+            self.closeIfFinished(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !self.parked.isEmpty {
+            self.logger.info(
+                "client closed with frames still unread by the full queue; they were never acknowledged",
+                metadata: ["frames": "\(self.parked.count)"]
+            )
+        }
+        self.parked.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: Frames
+
+    private func handle(_ frame: InboundFrame, context: ChannelHandlerContext) {
+        guard !self.isClosing else {
+            return
+        }
+        switch frame {
+        case .tooLarge(let length):
+            self.stats.rejected(.frameTooLarge)
+            let error = ProtocolError(
+                .frameTooLarge,
+                "frame of \(length) bytes exceeds the maximum frame length of \(self.settings.maximumFrameLength) bytes; closing the connection"
+            )
+            self.isClosing = true
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(Reply.error(id: nil, error).encodedFrame()))
+                .whenComplete { _ in channel.close(promise: nil) }
+        case .payload(let payload):
+            self.stats.frameReceived(bytes: payload.readableBytes)
+            switch self.validator.validate(payload) {
+            case .rejected(let error, let id):
+                self.reply(.error(id: id, error), context: context)
+            case .message(let message):
+                self.handle(message, frame: frame, context: context)
+            }
+        }
+    }
+
+    private func handle(_ message: InboundMessage, frame: InboundFrame, context: ChannelHandlerContext) {
+        switch message {
+        case .track(let track):
+            switch self.pipeline.submit(track) {
+            case .accepted:
+                if let id = track.replyID {
+                    self.reply(.ok(id: id), context: context)
+                }
+            case .full:
+                self.parked.prepend(frame)
+                self.pause(context: context)
+            case .shuttingDown:
+                self.reply(
+                    .error(
+                        id: track.replyID,
+                        ProtocolError(.shuttingDown, "pltrackd is stopping and takes no new messages")),
+                    context: context
+                )
+            }
+        case .ping(let id):
+            self.reply(.ok(id: id), context: context)
+        case .stats(let id):
+            self.reply(self.settings.statsReply(id), context: context)
+        case .flush(let id, let timeout):
+            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.flushTimeout)
+            let channel = context.channel
+            self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in
+                let reply: Reply =
+                    switch result {
+                    case .flushed: .ok(id: id)
+                    case .timedOut:
+                        .error(
+                            id: id,
+                            ProtocolError(
+                                .timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
+                    }
+                channel.writeAndFlush(reply.encodedFrame(allocator: channel.allocator), promise: nil)
+            }
+        }
+    }
+
+    private func reply(_ reply: Reply, context: ChannelHandlerContext) {
+        if case .error(_, let error) = reply {
+            self.stats.rejected(error.code)
+        }
+        context.write(Self.wrapOutboundOut(reply.encodedFrame(allocator: context.channel.allocator)), promise: nil)
+    }
+
+    // MARK: Backpressure
+
+    private func pause(context: ChannelHandlerContext) {
+        guard !self.isPaused else {
+            return
+        }
+        self.isPaused = true
+        self.stats.backpressurePaused()
+        context.flush()
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.pipeline.whenCapacityAvailable(on: context.eventLoop).whenSuccess {
+            let (handler, context) = loopBound.value
+            handler.resume(context: context)
+        }
+    }
+
+    private func resume(context: ChannelHandlerContext) {
+        self.isPaused = false
+        while !self.isPaused, let frame = self.parked.popFirst() {
+            self.handle(frame, context: context)
+        }
+        context.flush()
+        if !self.isPaused && context.channel.isActive {
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            context.read()
+        }
+        self.closeIfFinished(context: context)
+    }
+
+    /// After the client's half-close, the connection ends once nothing it sent is left to handle.
+    /// Replies to pending `flush` messages are lost then; a client that wants them keeps its side open.
+    private func closeIfFinished(context: ChannelHandlerContext) {
+        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, !self.isClosing else {
+            return
+        }
+        self.isClosing = true
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(channel.allocator.buffer(capacity: 0)))
+            .whenComplete { _ in channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,55 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The listening side: accepts client connections on a Unix stream socket and gives each its
+/// own ``ConnectionHandler``.
+struct IngestServer {
+    let pipeline: Pipeline
+    let stats: DaemonStats
+    let settings: IngestSettings
+    let maximumConnections: Int
+    let logger: Logger
+
+    /// Binds `path` (replacing a stale socket file) with permission bits `mode`.
+    func bind(path: String, mode: UInt32, group: any EventLoopGroup) async throws -> any Channel {
+        try SocketFile.prepare(path)
+        let channel = try await self.bootstrap(group: group)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
+            .get()
+        try SocketFile.setMode(path, mode)
+        return channel
+    }
+
+    private func bootstrap(group: any EventLoopGroup) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.initialize(channel)
+                }
+            }
+    }
+
+    private func initialize(_ channel: any Channel) throws {
+        guard self.stats.openConnection(limit: self.maximumConnections) else {
+            let refusal = Reply.error(
+                id: nil,
+                ProtocolError(
+                    .overloaded, "pltrackd already serves \(self.maximumConnections) connections (--max-connections)")
+            )
+            self.stats.rejected(.overloaded)
+            channel.writeAndFlush(refusal.encodedFrame(allocator: channel.allocator)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
+        let stats = self.stats
+        channel.closeFuture.whenComplete { _ in stats.closeConnection() }
+        try channel.pipeline.syncOperations.addHandlers(
+            ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.settings.maximumFrameLength)),
+            ConnectionHandler(pipeline: self.pipeline, stats: self.stats, settings: self.settings, logger: self.logger)
+        )
+    }
+}

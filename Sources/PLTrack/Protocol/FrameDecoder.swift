@@ -1,0 +1,68 @@
+import NIOCore
+
+/// Splits a byte stream into length-prefixed frames: a 4-byte unsigned big-endian length N,
+/// then N bytes of payload.
+///
+/// After a length prefix above ``maximumFrameLength`` the decoder emits
+/// ``InboundFrame/tooLarge(announcedLength:)`` once and then ignores everything that follows,
+/// because the stream can no longer be split reliably.
+public struct FrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = InboundFrame
+
+    /// The largest payload accepted, in bytes.
+    public let maximumFrameLength: Int
+    private var framingLost = false
+
+    public init(maximumFrameLength: Int) {
+        self.maximumFrameLength = maximumFrameLength
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard !self.framingLost else {
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            return .needMoreData
+        }
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
+            return .needMoreData
+        }
+        if Int(length) > self.maximumFrameLength {
+            self.framingLost = true
+            buffer.moveReaderIndex(to: buffer.writerIndex)
+            context.fireChannelRead(Self.wrapInboundOut(.tooLarge(announcedLength: length)))
+            return .needMoreData
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else {
+            return .needMoreData
+        }
+        buffer.moveReaderIndex(forwardBy: 4)
+        // `readSlice` cannot fail here: the length was checked above.
+        let payload = buffer.readSlice(length: Int(length)) ?? ByteBuffer()
+        context.fireChannelRead(Self.wrapInboundOut(.payload(payload)))
+        return .continue
+    }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext,
+        buffer: inout ByteBuffer,
+        seenEOF: Bool
+    ) throws -> DecodingState {
+        // A partial frame at end of stream is incomplete input, not a message: it is dropped
+        // with the connection, and counted by the caller as truncated.
+        while try self.decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `payload` as one frame: its length as a 4-byte big-endian integer, then the bytes.
+    @discardableResult
+    public mutating func writeFrame(_ payload: ByteBuffer) -> Int {
+        self.writeInteger(UInt32(payload.readableBytes)) + self.writeImmutableBuffer(payload)
+    }
+
+    /// Appends `payload` as one frame.
+    @discardableResult
+    public mutating func writeFrame(bytes payload: some Collection<UInt8>) -> Int {
+        self.writeInteger(UInt32(payload.count)) + self.writeBytes(payload)
+    }
+}

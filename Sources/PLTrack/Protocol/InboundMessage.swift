@@ -1,0 +1,70 @@
+import NIOCore
+
+/// A validated message from a client.
+public enum InboundMessage: Sendable, Equatable {
+    /// A tracking call to forward upstream.
+    case track(TrackMessage)
+    /// Asks for the daemon's counters.
+    case stats(id: ReplyID?)
+    /// Asks for a reply, to check the daemon is there (and, on one connection, that every
+    /// earlier frame has been read).
+    case ping(id: ReplyID?)
+    /// Asks for a reply once everything accepted before it is delivered or dead-lettered.
+    case flush(id: ReplyID?, timeout: Duration?)
+
+    /// The id the client asked to be answered with.
+    public var replyID: ReplyID? {
+        switch self {
+        case .track(let message): message.replyID
+        case .stats(let id), .ping(let id), .flush(let id, _): id
+        }
+    }
+}
+
+/// One PromptLayer tracking call, ready to send upstream.
+public struct TrackMessage: Sendable, Equatable {
+    /// Which tracking endpoint it goes to.
+    public var kind: TrackKind
+    /// The id to acknowledge with, when the client asked for a reply.
+    public var replyID: ReplyID?
+    /// Messages with the same key collapse within the coalescing window.
+    public var coalescingKey: CoalescingKey
+    /// The JSON request body: the client's object without `type` and `id`, bytes unchanged.
+    public var body: ByteBuffer
+
+    public init(kind: TrackKind, replyID: ReplyID?, coalescingKey: CoalescingKey, body: ByteBuffer) {
+        self.kind = kind
+        self.replyID = replyID
+        self.coalescingKey = coalescingKey
+        self.body = body
+    }
+}
+
+/// The tracking endpoints pltrackd forwards to.
+public enum TrackKind: String, Sendable, Hashable, CaseIterable {
+    case prompt = "track.prompt"
+
+    /// The PromptLayer REST path for this kind.
+    public var path: String {
+        switch self {
+        case .prompt: "/rest/track-prompt"
+        }
+    }
+}
+
+/// The identity under which tracking calls coalesce: same endpoint, same PromptLayer request.
+public struct CoalescingKey: Hashable, Sendable {
+    public var kind: TrackKind
+    public var requestID: RequestID
+
+    public init(kind: TrackKind, requestID: RequestID) {
+        self.kind = kind
+        self.requestID = requestID
+    }
+}
+
+/// A PromptLayer `request_id`: the API accepts an integer or a string, and they are distinct.
+public enum RequestID: Hashable, Sendable {
+    case integer(Int64)
+    case string(String)
+}

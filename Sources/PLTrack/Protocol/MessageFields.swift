@@ -1,0 +1,85 @@
+import NIOCore
+
+/// The top-level members of one scanned message, with typed accessors that enforce one rule
+/// each and throw an error naming the field and the rule.
+///
+/// `null` counts as absent for optional fields, as the PromptLayer API treats it.
+struct MessageFields {
+    let bytes: UnsafeRawBufferPointer
+    let members: [JSONMember]
+
+    /// The member called `name`, if present.
+    func member(_ name: String) -> JSONMember? {
+        self.members.first { $0.key.text == name }
+    }
+
+    /// Rejects an object that names a top-level member twice: which value wins is undefined.
+    func rejectRepeatedKeys() throws(ProtocolError) {
+        var seen = Set<String>()
+        for member in self.members where !seen.insert(member.key.text).inserted {
+            throw .invalidMessage("field \"\(member.key.text)\" appears more than once")
+        }
+    }
+
+    /// The optional `id`: a string of at most 128 characters or a 64-bit integer.
+    func replyID() throws(ProtocolError) -> ReplyID? {
+        guard let member = self.member("id") else {
+            return nil
+        }
+        let json = String(decoding: self.bytes[member.valueRange], as: UTF8.self)
+        switch member.kind {
+        case .string(let value) where value.scalarCount <= MessageValidator.maximumIDLength:
+            return ReplyID(json: json)
+        case .integer(let text) where self.int64(text) != nil:
+            return ReplyID(json: json)
+        default:
+            throw .invalidMessage(
+                "field \"id\" must be a string of at most \(MessageValidator.maximumIDLength) characters or an integer that fits in 64 bits"
+            )
+        }
+    }
+
+    func requiredString(_ name: String) throws(ProtocolError) -> JSONStringValue {
+        guard let member = self.member(name), member.kind != .null else {
+            throw .invalidMessage("field \"\(name)\" is required")
+        }
+        guard case .string(let value) = member.kind else {
+            throw .invalidMessage("field \"\(name)\" must be a string, not \(member.kind.article)")
+        }
+        return value
+    }
+
+    /// An optional integer within `range`, read exactly (never through a `Double`).
+    func optionalInteger(_ name: String, in range: ClosedRange<Int64>) throws(ProtocolError) -> Int64? {
+        guard let member = self.member(name), member.kind != .null else {
+            return nil
+        }
+        guard case .integer(let text) = member.kind, let value = self.int64(text), range.contains(value) else {
+            throw .invalidMessage(
+                "field \"\(name)\" must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// The value of an integer literal, or `nil` when it does not fit in a signed 64-bit integer.
+    func int64(_ text: JSONIntegerText) -> Int64? {
+        Int64(String(decoding: self.bytes[text.range], as: UTF8.self))
+    }
+
+    /// The upstream body: every member but `type` and `id`, each copied byte for byte.
+    func upstreamBody(from payload: ByteBuffer) -> ByteBuffer {
+        var body = ByteBuffer()
+        body.reserveCapacity(payload.readableBytes)
+        body.writeStaticString("{")
+        var first = true
+        for member in self.members where member.key.text != "type" && member.key.text != "id" {
+            if !first {
+                body.writeStaticString(",")
+            }
+            first = false
+            body.writeBytes(UnsafeRawBufferPointer(rebasing: self.bytes[member.memberRange]))
+        }
+        body.writeStaticString("}")
+        return body
+    }
+}

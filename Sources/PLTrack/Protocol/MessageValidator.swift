@@ -1,0 +1,77 @@
+import NIOCore
+
+/// Turns a frame payload into an ``InboundMessage``, or the ``ProtocolError`` that explains why not.
+///
+/// The payload is scanned once (``JSONScanner``); only the fields the rules name are decoded,
+/// and the upstream body is assembled from the byte ranges of the other members.
+public struct MessageValidator: Sendable {
+    /// The result of validating one frame: the message, or the error and any id read before it.
+    public enum Verdict: Sendable, Equatable {
+        case message(InboundMessage)
+        case rejected(ProtocolError, replyID: ReplyID?)
+    }
+
+    /// The longest `id` string, in characters.
+    public static let maximumIDLength = 128
+    /// The longest `label`, in characters.
+    public static let maximumLabelLength = 512
+    /// The longest `flush` timeout a client may ask for: one day.
+    public static let maximumFlushTimeoutMilliseconds: Int64 = 86_400_000
+
+    public init() {}
+
+    public func validate(_ payload: ByteBuffer) -> Verdict {
+        payload.withUnsafeReadableBytes { bytes in
+            Self.validate(bytes, payload: payload)
+        }
+    }
+
+    private static func validate(_ bytes: UnsafeRawBufferPointer, payload: ByteBuffer) -> Verdict {
+        let members: [JSONMember]
+        do throws(JSONSyntaxError) {
+            switch try JSONScanner.scan(bytes) {
+            case .object(let scanned):
+                members = scanned
+            case .other(let kind):
+                return .rejected(
+                    .invalidMessage("the frame must hold a JSON object, not \(kind.article)"), replyID: nil)
+            }
+        } catch {
+            return .rejected(ProtocolError(.invalidJSON, "\(error.reason) at byte \(error.offset)"), replyID: nil)
+        }
+        let fields = MessageFields(bytes: bytes, members: members)
+        var replyID: ReplyID?
+        do throws(ProtocolError) {
+            replyID = try fields.replyID()
+            try fields.rejectRepeatedKeys()
+            return .message(try Self.message(of: fields, replyID: replyID, payload: payload))
+        } catch {
+            return .rejected(error, replyID: replyID)
+        }
+    }
+
+    private static func message(
+        of fields: MessageFields,
+        replyID: ReplyID?,
+        payload: ByteBuffer
+    ) throws(ProtocolError) -> InboundMessage {
+        let type = try fields.requiredString("type")
+        switch type.text {
+        case TrackKind.prompt.rawValue:
+            return .track(try TrackPromptRules.validate(fields, replyID: replyID, payload: payload))
+        case "stats":
+            return .stats(id: replyID)
+        case "ping":
+            return .ping(id: replyID)
+        case "flush":
+            let timeout = try fields.optionalInteger("timeout_ms", in: 1...Self.maximumFlushTimeoutMilliseconds)
+            return .flush(id: replyID, timeout: timeout.map { .milliseconds($0) })
+        default:
+            let known = TrackKind.allCases.map(\.rawValue) + ["stats", "ping", "flush"]
+            throw ProtocolError(
+                .unknownType,
+                "unknown type \"\(type.text)\"; expected one of \(known.joined(separator: ", "))"
+            )
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// Everything the `stats` message answers, as one consistent reading.
+public struct StatsSnapshot: Sendable, Codable, Equatable {
+    public var uptimeSeconds: Double
+    public var connectionsOpen: Int
+    public var connectionsTotal: Int
+    /// Connections refused because `--max-connections` were open.
+    public var connectionsRefused: Int
+    public var framesReceived: Int
+    public var bytesReceived: Int
+    public var accepted: UInt64
+    /// Frames answered with an error, by error code.
+    public var rejected: [String: Int]
+    public var coalesced: UInt64
+    /// Calls waiting for a worker: coalescing, ready or waiting to retry.
+    public var queued: Int
+    public var retrying: Int
+    public var inFlight: Int
+    public var held: UInt64
+    public var delivered: UInt64
+    public var deadLettered: UInt64
+    /// `accepted == delivered + dead_lettered + coalesced + held`; false would be a bug.
+    public var ledgerBalances: Bool
+    public var retries: Int
+    public var upstreamRequests: Int
+    /// Attempts that got no HTTP answer (refused, reset, timed out).
+    public var upstreamFailures: Int
+    public var upstreamLatencyP50Ms: Double
+    public var upstreamLatencyP99Ms: Double
+    /// Times a connection stopped being read because the queue was full.
+    public var backpressurePauses: Int
+    public var deadLetterWriteFailures: Int
+    public var queueCapacity: Int
+    public var workers: Int
+
+    init(stats: DaemonStats, ledger: Ledger, occupancy: PipelineOccupancy, workers: Int, now: NIODeadline = .now()) {
+        self.uptimeSeconds = Double((now - stats.startedAt).nanoseconds / 1_000_000) / 1000
+        self.connectionsOpen = stats.connectionsOpen.load(ordering: .relaxed)
+        self.connectionsTotal = stats.connectionsTotal.load(ordering: .relaxed)
+        self.connectionsRefused = stats.connectionsRefused.load(ordering: .relaxed)
+        self.framesReceived = stats.framesReceived.load(ordering: .relaxed)
+        self.bytesReceived = stats.bytesReceived.load(ordering: .relaxed)
+        self.accepted = ledger.accepted
+        self.rejected = stats.rejectionsByCode
+        self.coalesced = ledger.coalesced
+        self.queued = occupancy.queued
+        self.retrying = occupancy.retrying
+        self.inFlight = occupancy.inFlight
+        self.held = ledger.held
+        self.delivered = ledger.delivered
+        self.deadLettered = ledger.deadLettered
+        self.ledgerBalances = ledger.balances
+        self.retries = stats.retries.load(ordering: .relaxed)
+        self.upstreamRequests = stats.upstreamRequests.load(ordering: .relaxed)
+        self.upstreamFailures = stats.upstreamFailures.load(ordering: .relaxed)
+        self.upstreamLatencyP50Ms = stats.latencyMilliseconds(atPercentile: 50)
+        self.upstreamLatencyP99Ms = stats.latencyMilliseconds(atPercentile: 99)
+        self.backpressurePauses = stats.backpressurePauses.load(ordering: .relaxed)
+        self.deadLetterWriteFailures = stats.deadLetterWriteFailures.load(ordering: .relaxed)
+        self.queueCapacity = occupancy.capacity
+        self.workers = workers
+    }
+
+    /// The snapshot as a JSON object with snake_case keys, as the `stats` reply carries it.
+    public func json() throws -> String {
+        String(decoding: try Self.encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a snapshot from the `stats` member of a reply.
+    public static func decode(_ json: Data) throws -> Self {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Self.self, from: json)
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
