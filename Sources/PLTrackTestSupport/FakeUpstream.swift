@@ -1,1 +1,188 @@
-import PLTrack
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A real HTTP server on loopback standing in for PromptLayer.
+///
+/// Each request is checked against ``APIContract`` and recorded; a ``Script`` decides the
+/// answer, so a test can have it fail with 500, rate-limit with 429 and `Retry-After`, refuse
+/// with 400, or answer slowly.
+public final class FakeUpstream: Sendable {
+    /// One request as it arrived.
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var apiKey: String?
+        public var body: [UInt8]
+
+        /// The body as JSON.
+        public var json: JSONValue? { try? JSONValue.parse(self.body) }
+    }
+
+    /// How the server answers one request.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var retryAfter: String?
+        public var body: String
+        /// Wait this long before answering.
+        public var delay: TimeAmount
+
+        public init(status: Int, retryAfter: String? = nil, body: String? = nil, delay: TimeAmount = .zero) {
+            self.status = status
+            self.retryAfter = retryAfter
+            self.body = body ?? (status < 300 ? #"{"success":true,"message":"Prompt tracked successfully"}"# : #"{"success":false,"message":"refused by the fake upstream"}"#)
+            self.delay = delay
+        }
+
+        public static let success = Answer(status: 200)
+    }
+
+    /// Chooses the answer for the `index`-th request (from 0).
+    public typealias Script = @Sendable (_ request: Request, _ index: Int) -> Answer
+
+    private struct Record {
+        var all: [Request] = []
+        var succeeded: [Request] = []
+        var violations: [String] = []
+    }
+
+    public let expectedAPIKey: String
+    private let contract: APIContract
+    private let script: Script
+    private let record = NIOLockedValueBox(Record())
+    private let channel: any Channel
+
+    /// Starts a server on 127.0.0.1 at a free port.
+    public init(
+        expectedAPIKey: String = "test-key-\(UInt32.random(in: 0...UInt32.max))",
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        script: @escaping Script = { _, _ in .success }
+    ) async throws {
+        self.expectedAPIKey = expectedAPIKey
+        self.contract = try APIContract.load()
+        self.script = script
+        let box = NIOLockedValueBox<FakeUpstream?>(nil)
+        self.channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+                    guard let upstream = box.withLockedValue({ $0 }) else {
+                        throw ChannelError.ioOnClosedChannel
+                    }
+                    try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(upstream: upstream))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        box.withLockedValue { $0 = self }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    public var baseURL: String {
+        "http://127.0.0.1:\(self.channel.localAddress?.port ?? 0)"
+    }
+
+    /// Every request received, in arrival order.
+    public var requests: [Request] { self.record.withLockedValue { $0.all } }
+
+    /// The requests answered with 2xx: what PromptLayer would have stored.
+    public var succeeded: [Request] { self.record.withLockedValue { $0.succeeded } }
+
+    /// Every way a request broke the API description.
+    public var violations: [String] { self.record.withLockedValue { $0.violations } }
+
+    public func stop() async {
+        try? await self.channel.close()
+    }
+
+    /// Records `request` and decides its answer.
+    func answer(_ request: Request) -> Answer {
+        let problems = self.contract.violations(
+            method: request.method,
+            path: request.path,
+            apiKey: request.apiKey,
+            expectedKey: self.expectedAPIKey,
+            body: request.body
+        )
+        let index = self.record.withLockedValue { record in
+            record.all.append(request)
+            record.violations += problems.map { "\(request.path): \($0)" }
+            return record.all.count - 1
+        }
+        let answer =
+            problems.isEmpty
+            ? self.script(request, index) : Answer(status: 422, body: #"{"detail":"\#(problems.joined(separator: "; "))"}"#)
+        if (200..<300).contains(answer.status) {
+            self.record.withLockedValue { $0.succeeded.append(request) }
+        }
+        return answer
+    }
+}
+
+/// Collects one HTTP request and writes the scripted answer.
+final class FakeUpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let upstream: FakeUpstream
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    init(upstream: FakeUpstream) {
+        self.upstream = upstream
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            self.body = []
+        case .body(let chunk):
+            self.body += chunk.readableBytesView
+        case .end:
+            guard let head = self.head else {
+                return
+            }
+            let request = FakeUpstream.Request(
+                method: head.method.rawValue,
+                path: head.uri,
+                apiKey: head.headers.first(name: "X-API-KEY"),
+                body: self.body
+            )
+            let answer = self.upstream.answer(request)
+            let keepAlive = head.isKeepAlive
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            if answer.delay > .zero {
+                context.eventLoop.scheduleTask(in: answer.delay) {
+                    let (handler, context) = loopBound.value
+                    handler.write(answer, keepAlive: keepAlive, context: context)
+                }
+            } else {
+                self.write(answer, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    private func write(_ answer: FakeUpstream.Answer, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers: HTTPHeaders = [
+            "Content-Type": "application/json",
+            "Content-Length": "\(answer.body.utf8.count)",
+        ]
+        if let retryAfter = answer.retryAfter {
+            headers.add(name: "Retry-After", value: retryAfter)
+        }
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        }
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive {
+                channel.close(promise: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// PromptLayer's OpenAPI description (`protocol/promptlayer-openapi.json`), used to check
+/// each request the fake upstream receives: the path exists, the key is in `X-API-KEY`, and
+/// the body matches the operation's request schema (required fields, property types).
+public struct APIContract: Sendable {
+    private let document: JSONValue
+
+    /// Loads the copy committed in `protocol/`.
+    public static func load() throws -> APIContract {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("protocol/promptlayer-openapi.json"))
+        return APIContract(document: try JSONValue.parse(data))
+    }
+
+    /// Every way `body`, sent with `method` to `path`, breaks the description; empty when it conforms.
+    public func violations(method: String, path: String, apiKey: String?, expectedKey: String, body: [UInt8]) -> [String] {
+        guard let operation = self.document["paths"]?[path]?[method.lowercased()] else {
+            return ["\(method) \(path) is not in the API description"]
+        }
+        var problems: [String] = []
+        if apiKey != expectedKey {
+            problems.append("X-API-KEY header is \(apiKey == nil ? "missing" : "wrong")")
+        }
+        guard let schema = operation["requestBody"]?["content"]?["application/json"]?["schema"] else {
+            return problems
+        }
+        do {
+            let value = try JSONValue.parse(body)
+            problems += self.check(value, against: self.resolve(schema), at: "body")
+        } catch {
+            problems.append("body is not JSON: \(error)")
+        }
+        return problems
+    }
+
+    private func resolve(_ schema: JSONValue) -> JSONValue {
+        guard case .string(let reference)? = schema["$ref"], reference.hasPrefix("#/") else {
+            return schema
+        }
+        var node: JSONValue? = self.document
+        for component in reference.dropFirst(2).split(separator: "/") {
+            node = node?[String(component)]
+        }
+        return node ?? schema
+    }
+
+    private func check(_ value: JSONValue, against schema: JSONValue, at location: String) -> [String] {
+        if case .array(let options)? = schema["anyOf"] {
+            let fits = options.contains { self.check(value, against: self.resolve($0), at: location).isEmpty }
+            return fits ? [] : ["\(location) matches none of the anyOf types"]
+        }
+        if value == .null, schema["nullable"] == .bool(true) {
+            return []
+        }
+        guard case .string(let type)? = schema["type"] else {
+            return []
+        }
+        let actual = value.openAPIType
+        guard actual == type || (type == "number" && actual == "integer") else {
+            return ["\(location) is \(actual), the API wants \(type)"]
+        }
+        guard case .object(let members) = value else {
+            return []
+        }
+        var problems: [String] = []
+        if case .array(let required)? = schema["required"] {
+            for case .string(let name) in required where members[name] == nil {
+                problems.append("\(location).\(name) is required by the API")
+            }
+        }
+        if case .object(let properties)? = schema["properties"] {
+            for (name, member) in members {
+                if let propertySchema = properties[name] {
+                    problems += self.check(member, against: self.resolve(propertySchema), at: "\(location).\(name)")
+                }
+            }
+        }
+        return problems
+    }
+}

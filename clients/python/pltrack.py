@@ -1,0 +1,347 @@
+"""A small client for pltrackd, the PromptLayer tracking sidecar.
+
+Written from ``protocol/SPEC.md`` (wire protocol version 1) using only the
+Python standard library.
+
+Every message and reply is one frame: a 4-byte big-endian unsigned length N
+followed by N bytes of UTF-8 JSON holding exactly one object.
+
+Example::
+
+    from pltrack import Client, PltrackError
+
+    with Client() as c:                      # $PLTRACKD_SOCKET or the default path
+        c.track_prompt(prompt_name="greeting", request_id=123)   # no reply
+        c.track_prompt_confirmed(prompt_name="greeting", request_id=124)
+        c.flush(timeout_ms=5000)
+        print(c.stats()["delivered"])
+
+A ``Client`` is not thread-safe: use one per thread, or guard it with a lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import struct
+import time
+from typing import Any
+
+__all__ = [
+    "Client",
+    "PltrackError",
+    "PltrackConnectionError",
+    "default_socket_path",
+    "encode_frame",
+    "DEFAULT_MAX_FRAME_LENGTH",
+]
+
+#: The daemon's default maximum payload length (1 MiB); the operator may change it.
+DEFAULT_MAX_FRAME_LENGTH = 1_048_576
+
+#: The daemon's default flush timeout (used only to size how long we wait).
+DEFAULT_FLUSH_TIMEOUT_S = 30.0
+
+_HEADER = struct.Struct(">I")
+
+#: Error codes after which the daemon closes the connection.
+_CLOSING_CODES = ("frame_too_large", "overloaded")
+
+
+class PltrackError(Exception):
+    """An error reply from the daemon: ``{"ok": false, "error": {"code", "message"}}``.
+
+    ``code`` is one of the stable codes from the spec (``invalid_json``,
+    ``invalid_message``, ``unknown_type``, ``frame_too_large``, ``overloaded``,
+    ``shutting_down``, ``timeout``); ``message`` is human-readable text.
+    ``reply`` is the whole reply object.
+    """
+
+    def __init__(self, code: str, message: str, reply: dict | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.reply = reply
+
+
+class PltrackConnectionError(ConnectionError):
+    """The connection was closed, broken, or timed out mid-frame."""
+
+
+def default_socket_path() -> str:
+    """Return the socket path a client should use when none is given.
+
+    ``$PLTRACKD_SOCKET`` if set, else ``$XDG_RUNTIME_DIR/pltrackd.sock`` if
+    ``XDG_RUNTIME_DIR`` is set, else ``/run/pltrackd/pltrackd.sock``.
+    """
+    explicit = os.environ.get("PLTRACKD_SOCKET")
+    if explicit:
+        return explicit
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, "pltrackd.sock")
+    return "/run/pltrackd/pltrackd.sock"
+
+
+def encode_frame(message: dict, max_frame_length: int | None = DEFAULT_MAX_FRAME_LENGTH) -> bytes:
+    """Serialize ``message`` as one frame (length prefix + UTF-8 JSON).
+
+    Raises ``ValueError`` if the payload would exceed ``max_frame_length``
+    (sending it would make the daemon close the connection), or if the
+    message cannot be encoded as valid JSON/UTF-8 (NaN, lone surrogates).
+    """
+    payload = json.dumps(
+        message, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")  # a lone surrogate raises UnicodeEncodeError (a ValueError)
+    if max_frame_length is not None and len(payload) > max_frame_length:
+        raise ValueError(
+            f"payload is {len(payload)} bytes, above the maximum frame length {max_frame_length}"
+        )
+    return _HEADER.pack(len(payload)) + payload
+
+
+class Client:
+    """A connection to pltrackd.
+
+    :param socket_path: Unix socket path; defaults to :func:`default_socket_path`.
+    :param timeout: seconds any single operation (connect, write, waiting for a
+        reply) may take before :class:`TimeoutError` is raised.  ``flush``
+        waits longer when its own timeout requires it.
+    :param max_frame_length: largest payload this client will send; match the
+        daemon's ``--max-frame-length``.  ``None`` disables the local check.
+
+    Replies are matched to requests by ``id``.  Replies for other ids that
+    arrive while waiting are kept until asked for.  Error replies without an
+    ``id`` (they answer fire-and-forget messages that were rejected) are
+    collected; fetch them with :meth:`drain_errors`.
+    """
+
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        timeout: float = 10.0,
+        max_frame_length: int | None = DEFAULT_MAX_FRAME_LENGTH,
+    ):
+        self.socket_path = socket_path or default_socket_path()
+        self.timeout = timeout
+        self.max_frame_length = max_frame_length
+        self._ids = itertools.count(1)
+        self._rbuf = bytearray()
+        self._replies: dict[Any, dict] = {}  # id -> reply, not yet asked for
+        self._errors: list[PltrackError] = []  # id-less error replies
+        self._sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.connect(self.socket_path)
+        except BaseException:
+            self._sock.close()
+            self._sock = None
+            raise
+
+    # -- context manager ---------------------------------------------------
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    # -- public API --------------------------------------------------------
+
+    def track_prompt(self, **fields: Any) -> None:
+        """Send a ``track.prompt`` without ``id``: fire-and-forget, no reply.
+
+        If the daemon rejects it, the error reply (without ``id``) is picked up
+        by a later read; see :meth:`drain_errors`.
+        """
+        self._check_fields(fields)
+        self.send({"type": "track.prompt", **fields})
+
+    def track_prompt_confirmed(self, **fields: Any) -> dict:
+        """Send a ``track.prompt`` with an ``id`` and wait for its reply.
+
+        Returns the reply (``{"id": ..., "ok": true}``): the daemon has taken
+        responsibility for the call.  Raises :class:`PltrackError` on an error
+        reply (e.g. ``invalid_message``, ``shutting_down``).
+        """
+        self._check_fields(fields)
+        return self.request({"type": "track.prompt", **fields})
+
+    def ping(self) -> dict:
+        """Send ``ping`` and wait for the reply.
+
+        A reply means every frame written before it on this connection has
+        been read and handled.
+        """
+        return self.request({"type": "ping"})
+
+    def flush(self, timeout_ms: int | None = None) -> dict:
+        """Wait until every call accepted before now (on any connection) is
+        delivered or dead-lettered.
+
+        ``timeout_ms`` (1..86400000) is passed to the daemon; without it the
+        daemon's default (30 s unless configured) applies.  Raises
+        :class:`PltrackError` with code ``timeout`` if it runs out first
+        (the calls are still held and will still be delivered).
+        """
+        message: dict[str, Any] = {"type": "flush"}
+        if timeout_ms is not None:
+            message["timeout_ms"] = timeout_ms
+            wait = timeout_ms / 1000.0
+        else:
+            wait = DEFAULT_FLUSH_TIMEOUT_S
+        # Give the daemon time to answer `timeout` itself before we give up.
+        return self.request(message, wait=max(self.timeout, wait + self.timeout))
+
+    def stats(self) -> dict:
+        """Return the daemon's counters (the ``stats`` member of the reply).
+
+        Unknown counters may appear and should be ignored.
+        """
+        return self.request({"type": "stats"})["stats"]
+
+    def drain_errors(self) -> list[PltrackError]:
+        """Return and forget the id-less error replies received so far.
+
+        These answer messages that were sent without ``id`` (or whose ``id``
+        was invalid).  Only replies already read are returned; call
+        :meth:`ping` first to be sure every earlier message has been handled.
+        """
+        errors, self._errors = self._errors, []
+        return errors
+
+    # -- lower level -------------------------------------------------------
+
+    def send(self, message: dict) -> None:
+        """Write one message as a frame, without waiting for anything.
+
+        The write may block while the daemon applies backpressure; it fails
+        with :class:`PltrackConnectionError` after ``timeout`` seconds, and the
+        connection is then closed because a partial frame may have been sent.
+        """
+        frame = encode_frame(message, self.max_frame_length)
+        sock = self._require_socket()
+        sock.settimeout(self.timeout)
+        try:
+            sock.sendall(frame)
+        except OSError as exc:  # includes socket.timeout
+            self.close()
+            raise PltrackConnectionError(f"write failed: {exc}") from exc
+
+    def request(self, message: dict, wait: float | None = None) -> dict:
+        """Send ``message`` with a fresh integer ``id`` and return its reply.
+
+        Raises :class:`PltrackError` on an error reply, :class:`TimeoutError`
+        if no reply comes within ``wait`` seconds (default: ``timeout``).
+        """
+        request_id = next(self._ids)
+        self.send({**message, "id": request_id})
+        reply = self.wait_reply(request_id, self.timeout if wait is None else wait)
+        if reply.get("ok") is True:
+            return reply
+        raise _error_from(reply)
+
+    def wait_reply(self, request_id: Any, wait: float) -> dict:
+        """Return the reply carrying ``request_id``, reading frames as needed.
+
+        Replies for other ids are buffered; id-less errors are collected for
+        :meth:`drain_errors`.
+        """
+        if request_id in self._replies:
+            return self._replies.pop(request_id)
+        deadline = time.monotonic() + wait
+        last_idless: PltrackError | None = None
+        while True:
+            try:
+                reply = self._read_reply(deadline)
+            except PltrackConnectionError as exc:
+                # The daemon closes the connection right after an id-less
+                # `frame_too_large` or `overloaded`: report that error.
+                if last_idless is not None and last_idless.code in _CLOSING_CODES:
+                    raise last_idless from exc
+                raise
+            if "id" not in reply:
+                last_idless = _error_from(reply)
+                self._errors.append(last_idless)
+                continue
+            last_idless = None
+            if reply["id"] == request_id and type(reply["id"]) is type(request_id):
+                return reply
+            self._replies[reply["id"]] = reply
+
+    # -- internals ---------------------------------------------------------
+
+    @staticmethod
+    def _check_fields(fields: dict) -> None:
+        for reserved in ("type", "id"):
+            if reserved in fields:
+                raise ValueError(f"{reserved!r} is set by the client, not a track.prompt field")
+
+    def _require_socket(self) -> socket.socket:
+        if self._sock is None:
+            raise PltrackConnectionError("the client is closed")
+        return self._sock
+
+    def _read_reply(self, deadline: float) -> dict:
+        """Read one complete frame and decode it as a JSON object."""
+        payload = self._read_frame(deadline)
+        try:
+            reply = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            self.close()
+            raise PltrackConnectionError(f"undecodable reply: {exc}") from exc
+        if not isinstance(reply, dict):
+            self.close()
+            raise PltrackConnectionError(f"reply is not a JSON object: {reply!r}")
+        return reply
+
+    def _read_frame(self, deadline: float) -> bytes:
+        """Return the next frame's payload.
+
+        Bytes are accumulated in an internal buffer, so a timeout between or
+        within frames loses nothing: the next call continues where this one
+        stopped.
+        """
+        self._fill(_HEADER.size, deadline)
+        (length,) = _HEADER.unpack_from(self._rbuf)
+        self._fill(_HEADER.size + length, deadline)
+        payload = bytes(self._rbuf[_HEADER.size : _HEADER.size + length])
+        del self._rbuf[: _HEADER.size + length]
+        return payload
+
+    def _fill(self, n: int, deadline: float) -> None:
+        """Receive until the buffer holds at least ``n`` bytes (loop on recv)."""
+        sock = self._require_socket()
+        while len(self._rbuf) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no reply from pltrackd in time")
+            sock.settimeout(remaining)
+            try:
+                chunk = sock.recv(max(65536, n - len(self._rbuf)))
+            except socket.timeout as exc:
+                raise TimeoutError("no reply from pltrackd in time") from exc
+            except OSError as exc:
+                self.close()
+                raise PltrackConnectionError(f"read failed: {exc}") from exc
+            if not chunk:
+                self.close()
+                raise PltrackConnectionError("pltrackd closed the connection")
+            self._rbuf += chunk
+
+
+def _error_from(reply: dict) -> PltrackError:
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+    return PltrackError(
+        str(error.get("code", "unknown")), str(error.get("message", "")), reply
+    )
