@@ -1,0 +1,42 @@
+import NIOCore
+import Testing
+
+@testable import PLTrack
+
+struct CoalescerTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    private func envelope(_ requestID: Int64, revision: Int, sequence: UInt64) -> Envelope {
+        Envelope(message: .prompt(requestID, revision: revision), sequence: sequence, acceptedAt: self.start)
+    }
+
+    @Test func holdsACallForTheWindowAndNoLonger() {
+        var coalescer = Coalescer(window: .milliseconds(50))
+        #expect(coalescer.insert(self.envelope(1, revision: 0, sequence: 1), now: self.start) == .held(deadline: self.start + .milliseconds(50)))
+        #expect(coalescer.removeDue(now: self.start + .milliseconds(49)).isEmpty)
+        #expect(coalescer.removeDue(now: self.start + .milliseconds(50)).map(\.sequence) == [1])
+        #expect(coalescer.count == 0)
+    }
+
+    @Test func theNewestCallForARequestWinsAndKeepsTheFirstDeadline() {
+        var coalescer = Coalescer(window: .milliseconds(50))
+        let first = self.envelope(7, revision: 1, sequence: 1)
+        _ = coalescer.insert(first, now: self.start)
+        _ = coalescer.insert(self.envelope(8, revision: 1, sequence: 2), now: self.start + .milliseconds(10))
+        let outcome = coalescer.insert(self.envelope(7, revision: 2, sequence: 3), now: self.start + .milliseconds(40))
+        #expect(outcome == .replaced(superseded: first))
+        let due = coalescer.removeDue(now: self.start + .milliseconds(50))
+        #expect(due.map(\.sequence) == [3])
+        #expect(coalescer.nextDeadline == self.start + .milliseconds(60))
+        #expect(coalescer.removeAll().map(\.sequence) == [2])
+    }
+
+    @Test func differentRequestsNeverMerge() {
+        var coalescer = Coalescer(window: .milliseconds(50))
+        for sequence in 1...100 as ClosedRange<UInt64> {
+            _ = coalescer.insert(self.envelope(Int64(sequence), revision: 0, sequence: sequence), now: self.start)
+        }
+        #expect(coalescer.count == 100)
+        #expect(coalescer.removeAll().map(\.sequence) == Array(1...100))
+    }
+}
