@@ -6,16 +6,23 @@ import Foundation
 public struct APIContract: Sendable {
     private let document: JSONValue
 
-    /// Loads the copy committed in `protocol/`.
+    /// The copy committed in `protocol/`, read once per process.
     public static func load() throws -> APIContract {
+        try Self.committed.get()
+    }
+
+    private static let committed = Result<APIContract, any Error> {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let data = try Data(contentsOf: root.appendingPathComponent("protocol/promptlayer-openapi.json"))
-        return APIContract(document: try JSONValue.parse(data))
+        // JSONSerialization is much faster than a Decodable walk of this 800 KB document.
+        return APIContract(document: JSONValue(foundation: try JSONSerialization.jsonObject(with: data)))
     }
 
     /// Every way `body`, sent with `method` to `path`, breaks the description; empty when it conforms.
-    public func violations(method: String, path: String, apiKey: String?, expectedKey: String, body: [UInt8]) -> [String] {
+    public func violations(method: String, path: String, apiKey: String?, expectedKey: String, body: [UInt8])
+        -> [String]
+    {
         guard let operation = self.document["paths"]?[path]?[method.lowercased()] else {
             return ["\(method) \(path) is not in the API description"]
         }

@@ -17,7 +17,8 @@ public final class DaemonHarness: Sendable {
         logLevel: Logger.Level = .warning,
         configure: (inout DaemonConfiguration) -> Void = { _ in }
     ) async throws {
-        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("pltrackd-test-\(UUID().uuidString.prefix(8))")
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent(
+            "pltrackd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = DaemonConfiguration(socketPath: directory.appendingPathComponent("pltrackd.sock").path)
         configuration.outboxPath = directory.appendingPathComponent("outbox.jsonl").path

@@ -31,20 +31,26 @@ public final class FakeUpstream: Sendable {
         public init(status: Int, retryAfter: String? = nil, body: String? = nil, delay: TimeAmount = .zero) {
             self.status = status
             self.retryAfter = retryAfter
-            self.body = body ?? (status < 300 ? #"{"success":true,"message":"Prompt tracked successfully"}"# : #"{"success":false,"message":"refused by the fake upstream"}"#)
+            self.body =
+                body
+                ?? (status < 300
+                    ? #"{"success":true,"message":"Prompt tracked successfully"}"#
+                    : #"{"success":false,"message":"refused by the fake upstream"}"#)
             self.delay = delay
         }
 
         public static let success = Answer(status: 200)
     }
 
-    /// Chooses the answer for the `index`-th request (from 0).
-    public typealias Script = @Sendable (_ request: Request, _ index: Int) -> Answer
+    /// Chooses the answer for a request; `attempt` counts the earlier requests with the same
+    /// path and body (0 for the first), so a script can fail a call a few times and then take it.
+    public typealias Script = @Sendable (_ request: Request, _ attempt: Int) -> Answer
 
     private struct Record {
         var all: [Request] = []
         var succeeded: [Request] = []
         var violations: [String] = []
+        var attempts: [[UInt8]: Int] = [:]
     }
 
     public let expectedAPIKey: String
@@ -105,14 +111,17 @@ public final class FakeUpstream: Sendable {
             expectedKey: self.expectedAPIKey,
             body: request.body
         )
-        let index = self.record.withLockedValue { record in
+        let attempt = self.record.withLockedValue { record in
             record.all.append(request)
             record.violations += problems.map { "\(request.path): \($0)" }
-            return record.all.count - 1
+            let key = Array(request.path.utf8) + [0] + request.body
+            defer { record.attempts[key, default: 0] += 1 }
+            return record.attempts[key, default: 0]
         }
         let answer =
             problems.isEmpty
-            ? self.script(request, index) : Answer(status: 422, body: #"{"detail":"\#(problems.joined(separator: "; "))"}"#)
+            ? self.script(request, attempt)
+            : Answer(status: 422, body: #"{"detail":"\#(problems.joined(separator: "; "))"}"#)
         if (200..<300).contains(answer.status) {
             self.record.withLockedValue { $0.succeeded.append(request) }
         }
@@ -175,7 +184,8 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
         if !keepAlive {
             headers.add(name: "Connection", value: "close")
         }
-        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
+        let head = HTTPResponseHead(
+            version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
         context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
         let channel = context.channel

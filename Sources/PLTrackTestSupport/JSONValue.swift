@@ -30,6 +30,24 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         }
     }
 
+    /// Converts what `JSONSerialization` returns.
+    init(foundation value: Any) {
+        switch value {
+        case let object as [String: Any]: self = .object(object.mapValues { JSONValue(foundation: $0) })
+        case let array as [Any]: self = .array(array.map { JSONValue(foundation: $0) })
+        case let string as String: self = .string(string)
+        case let number as NSNumber:
+            if String(cString: number.objCType) == "c" {
+                self = .bool(number.boolValue)
+            } else if let integer = Int64(exactly: number.doubleValue), !String(describing: number).contains(".") {
+                self = .integer(integer)
+            } else {
+                self = .number(number.doubleValue)
+            }
+        default: self = .null
+        }
+    }
+
     /// Parses `bytes` as one JSON document.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: Data(bytes))

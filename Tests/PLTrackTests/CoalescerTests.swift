@@ -12,7 +12,9 @@ struct CoalescerTests {
 
     @Test func holdsACallForTheWindowAndNoLonger() {
         var coalescer = Coalescer(window: .milliseconds(50))
-        #expect(coalescer.insert(self.envelope(1, revision: 0, sequence: 1), now: self.start) == .held(deadline: self.start + .milliseconds(50)))
+        #expect(
+            coalescer.insert(self.envelope(1, revision: 0, sequence: 1), now: self.start)
+                == .held(deadline: self.start + .milliseconds(50)))
         #expect(coalescer.removeDue(now: self.start + .milliseconds(49)).isEmpty)
         #expect(coalescer.removeDue(now: self.start + .milliseconds(50)).map(\.sequence) == [1])
         #expect(coalescer.count == 0)

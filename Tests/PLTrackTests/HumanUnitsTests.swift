@@ -16,7 +16,9 @@ struct HumanUnitsTests {
         #expect(HumanDuration.parse(text) == nil)
     }
 
-    @Test(arguments: [("1MiB", 1_048_576), ("512KiB", 524_288), ("64kB", 64_000), ("1048576", 1_048_576), ("2GiB", 2_147_483_648)])
+    @Test(arguments: [
+        ("1MiB", 1_048_576), ("512KiB", 524_288), ("64kB", 64_000), ("1048576", 1_048_576), ("2GiB", 2_147_483_648),
+    ])
     func readsSizes(_ text: String, _ expected: Int) {
         #expect(HumanByteSize.parse(text) == expected)
     }

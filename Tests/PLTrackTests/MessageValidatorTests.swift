@@ -71,8 +71,10 @@ struct MessageValidatorTests {
     }
 
     @Test func keysRequestsByTheirRequestID() {
-        let integer = MessageValidator().validate(ByteBuffer(string: #"{"type":"track.prompt","prompt_name":"p","request_id":5}"#))
-        let string = MessageValidator().validate(ByteBuffer(string: #"{"type":"track.prompt","prompt_name":"p","request_id":"5"}"#))
+        let integer = MessageValidator().validate(
+            ByteBuffer(string: #"{"type":"track.prompt","prompt_name":"p","request_id":5}"#))
+        let string = MessageValidator().validate(
+            ByteBuffer(string: #"{"type":"track.prompt","prompt_name":"p","request_id":"5"}"#))
         guard case .message(.track(let a)) = integer, case .message(.track(let b)) = string else {
             Issue.record("both must be accepted")
             return

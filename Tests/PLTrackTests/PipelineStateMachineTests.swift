@@ -22,7 +22,11 @@ struct PipelineStateMachineTests {
         #expect(fired.assignments.first?.envelope.sequence == 1)
         #expect(machine.currentLedger.held == 1)
         _ = machine.attemptFinished(fired.assignments[0].envelope, .delivered)
-        #expect(machine.currentLedger == { var l = Ledger(); l.accepted = 1; l.delivered = 1; return l }())
+        #expect(
+            machine.currentLedger
+                == {
+                    var l = Ledger(); l.accepted = 1; l.delivered = 1; return l
+                }())
     }
 
     @Test func withoutAWindowCallsGoStraightToTheWorkers() {

@@ -13,12 +13,16 @@ struct RetryPolicyTests {
 
     @Test(arguments: [408, 429, 500, 502, 503, 504])
     func transientStatusesAreRetried(_ status: Int) {
-        #expect(self.policy.classify(.answered(status: status, retryAfter: .seconds(3), body: "")) == .retry(notBefore: .seconds(3)))
+        #expect(
+            self.policy.classify(.answered(status: status, retryAfter: .seconds(3), body: ""))
+                == .retry(notBefore: .seconds(3)))
     }
 
     @Test(arguments: [400, 401, 403, 404, 422])
     func otherClientErrorsAreFinal(_ status: Int) {
-        #expect(self.policy.classify(.answered(status: status, retryAfter: nil, body: "no")) == .deadLetter(status: status, body: "no"))
+        #expect(
+            self.policy.classify(.answered(status: status, retryAfter: nil, body: "no"))
+                == .deadLetter(status: status, body: "no"))
     }
 
     @Test func connectionFailuresAreRetried() {

@@ -131,6 +131,9 @@ class Client:
         self._rbuf = bytearray()
         self._replies: dict[Any, dict] = {}  # id -> reply, not yet asked for
         self._errors: list[PltrackError] = []  # id-less error replies
+        self._abandoned: set[Any] = set()  # id keys whose request timed out
+        self._last_idless: PltrackError | None = None  # id-less error read last
+        self._close_error: Exception | None = None  # why the connection closed
         self._sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._sock.settimeout(timeout)
@@ -149,7 +152,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent).  Later calls raise an error."""
         if self._sock is not None:
             try:
                 self._sock.close()
@@ -225,18 +228,25 @@ class Client:
     def send(self, message: dict) -> None:
         """Write one message as a frame, without waiting for anything.
 
-        The write may block while the daemon applies backpressure; it fails
-        with :class:`PltrackConnectionError` after ``timeout`` seconds, and the
-        connection is then closed because a partial frame may have been sent.
+        The write may block while the daemon applies backpressure; after
+        ``timeout`` seconds it fails with :class:`PltrackConnectionError` and
+        the connection is closed, because part of the frame may have been
+        written.  If the daemon has closed the connection (after
+        ``overloaded`` or ``frame_too_large``), that error reply is raised as
+        :class:`PltrackError` when it can still be read.
         """
         frame = encode_frame(message, self.max_frame_length)
         sock = self._require_socket()
         sock.settimeout(self.timeout)
         try:
             sock.sendall(frame)
-        except OSError as exc:  # includes socket.timeout
-            self.close()
-            raise PltrackConnectionError(f"write failed: {exc}") from exc
+        except socket.timeout as exc:
+            self._shut(PltrackConnectionError("write blocked by pltrackd backpressure; connection closed"))
+            raise self._close_error from exc
+        except OSError as exc:  # EPIPE / ECONNRESET: the daemon closed the connection
+            self._salvage()
+            self._shut(PltrackConnectionError(f"write failed: {exc}"))
+            raise self._close_error from exc
 
     def request(self, message: dict, wait: float | None = None) -> dict:
         """Send ``message`` with a fresh integer ``id`` and return its reply.
@@ -246,7 +256,11 @@ class Client:
         """
         request_id = next(self._ids)
         self.send({**message, "id": request_id})
-        reply = self.wait_reply(request_id, self.timeout if wait is None else wait)
+        try:
+            reply = self.wait_reply(request_id, self.timeout if wait is None else wait)
+        except TimeoutError:
+            self._abandoned.add(_id_key(request_id))  # drop its reply if it comes later
+            raise
         if reply.get("ok") is True:
             return reply
         raise _error_from(reply)
@@ -254,30 +268,14 @@ class Client:
     def wait_reply(self, request_id: Any, wait: float) -> dict:
         """Return the reply carrying ``request_id``, reading frames as needed.
 
-        Replies for other ids are buffered; id-less errors are collected for
-        :meth:`drain_errors`.
+        Replies for other ids are kept for later; id-less errors are collected
+        for :meth:`drain_errors`.
         """
-        if request_id in self._replies:
-            return self._replies.pop(request_id)
+        key = _id_key(request_id)
         deadline = time.monotonic() + wait
-        last_idless: PltrackError | None = None
-        while True:
-            try:
-                reply = self._read_reply(deadline)
-            except PltrackConnectionError as exc:
-                # The daemon closes the connection right after an id-less
-                # `frame_too_large` or `overloaded`: report that error.
-                if last_idless is not None and last_idless.code in _CLOSING_CODES:
-                    raise last_idless from exc
-                raise
-            if "id" not in reply:
-                last_idless = _error_from(reply)
-                self._errors.append(last_idless)
-                continue
-            last_idless = None
-            if reply["id"] == request_id and type(reply["id"]) is type(request_id):
-                return reply
-            self._replies[reply["id"]] = reply
+        while key not in self._replies:
+            self._dispatch(self._read_reply(deadline))
+        return self._replies.pop(key)
 
     # -- internals ---------------------------------------------------------
 
@@ -289,24 +287,76 @@ class Client:
 
     def _require_socket(self) -> socket.socket:
         if self._sock is None:
-            raise PltrackConnectionError("the client is closed")
+            raise self._close_error or PltrackConnectionError("the client is closed")
         return self._sock
+
+    def _shut(self, reason: Exception) -> None:
+        """Close the socket, remembering why (raised by later calls).
+
+        After an id-less ``frame_too_large`` or ``overloaded`` the daemon
+        closes the connection; that error is the reason then.
+        """
+        if self._last_idless is not None and self._last_idless.code in _CLOSING_CODES:
+            reason = self._last_idless
+        if self._close_error is None:
+            self._close_error = reason
+        self.close()
+
+    def _dispatch(self, reply: dict) -> None:
+        """File one reply: by id, or as an id-less error."""
+        if "id" not in reply:
+            self._last_idless = _error_from(reply)
+            self._errors.append(self._last_idless)
+            return
+        self._last_idless = None
+        key = _id_key(reply["id"])
+        if key in self._abandoned:
+            self._abandoned.discard(key)
+        else:
+            self._replies[key] = reply
+
+    def _salvage(self) -> None:
+        """After a failed write, read the replies the daemon sent before closing."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.setblocking(False)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                self._rbuf += chunk
+        except OSError:  # nothing more to read (EAGAIN) or reset
+            pass
+        while len(self._rbuf) >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self._rbuf)
+            if len(self._rbuf) < _HEADER.size + length:
+                break
+            payload = bytes(self._rbuf[_HEADER.size : _HEADER.size + length])
+            del self._rbuf[: _HEADER.size + length]
+            try:
+                reply = json.loads(payload.decode("utf-8"))
+            except ValueError:
+                break
+            if isinstance(reply, dict):
+                self._dispatch(reply)
 
     def _read_reply(self, deadline: float) -> dict:
         """Read one complete frame and decode it as a JSON object."""
         payload = self._read_frame(deadline)
         try:
             reply = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            self.close()
-            raise PltrackConnectionError(f"undecodable reply: {exc}") from exc
+        except ValueError as exc:  # includes UnicodeDecodeError
+            self._shut(PltrackConnectionError(f"undecodable reply: {exc}"))
+            raise self._close_error from exc
         if not isinstance(reply, dict):
-            self.close()
-            raise PltrackConnectionError(f"reply is not a JSON object: {reply!r}")
+            self._shut(PltrackConnectionError(f"reply is not a JSON object: {reply!r}"))
+            raise self._close_error
         return reply
 
     def _read_frame(self, deadline: float) -> bytes:
-        """Return the next frame's payload.
+        """Return the next frame's payload: 4-byte length N, then exactly N bytes.
 
         Bytes are accumulated in an internal buffer, so a timeout between or
         within frames loses nothing: the next call continues where this one
@@ -332,12 +382,17 @@ class Client:
             except socket.timeout as exc:
                 raise TimeoutError("no reply from pltrackd in time") from exc
             except OSError as exc:
-                self.close()
-                raise PltrackConnectionError(f"read failed: {exc}") from exc
+                self._shut(PltrackConnectionError(f"read failed: {exc}"))
+                raise self._close_error from exc
             if not chunk:
-                self.close()
-                raise PltrackConnectionError("pltrackd closed the connection")
+                self._shut(PltrackConnectionError("pltrackd closed the connection"))
+                raise self._close_error
             self._rbuf += chunk
+
+
+def _id_key(value: Any) -> tuple[str, Any]:
+    """Dictionary key for an id that keeps 1, True and "1" apart."""
+    return (type(value).__name__, value)
 
 
 def _error_from(reply: dict) -> PltrackError:

@@ -1,0 +1,59 @@
+import PLTrack
+
+/// A client connection for tests: sends JSON text as frames and reads replies as ``JSONValue``.
+public struct TestClient {
+    public let writer: FrameClient.Writer
+    public let replies: FrameClient.Replies
+
+    /// Connects to `path` and runs `body`.
+    public static func connect<Result: Sendable>(
+        to path: String,
+        _ body: (TestClient) async throws -> Result
+    ) async throws -> Result {
+        try await FrameClient.withConnection(to: path) { writer, replies in
+            try await body(TestClient(writer: writer, replies: replies))
+        }
+    }
+
+    /// Sends one message.
+    public func send(_ json: String) async throws {
+        try await self.writer.send(Array(json.utf8))
+    }
+
+    /// The next reply, or `nil` when the daemon closed the connection.
+    public func reply() async throws -> JSONValue? {
+        guard let bytes = try await self.replies.next() else {
+            return nil
+        }
+        return try JSONValue.parse(bytes)
+    }
+
+    /// Sends one message and reads the next reply.
+    public func request(_ json: String) async throws -> JSONValue? {
+        try await self.send(json)
+        return try await self.reply()
+    }
+
+    /// Waits until every call accepted so far is delivered or dead-lettered.
+    @discardableResult
+    public func flush(timeoutMilliseconds: Int = 300_000) async throws -> JSONValue? {
+        try await self.request(#"{"type":"flush","id":"flush","timeout_ms":\#(timeoutMilliseconds)}"#)
+    }
+
+    /// The daemon's stats object.
+    public func stats() async throws -> JSONValue? {
+        try await self.request(#"{"type":"stats","id":"stats"}"#)?["stats"]
+    }
+}
+
+extension JSONValue {
+    /// The integer value, for counters.
+    public var integer: Int64? {
+        if case .integer(let value) = self { value } else { nil }
+    }
+
+    /// The string value.
+    public var string: String? {
+        if case .string(let value) = self { value } else { nil }
+    }
+}
