@@ -50,7 +50,7 @@ public enum JSONValue: Sendable, Equatable, Decodable {
 
     /// Parses `bytes` as one JSON document.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        JSONValue(foundation: try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]))
     }
 
     public subscript(key: String) -> JSONValue? {

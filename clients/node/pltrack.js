@@ -168,6 +168,8 @@ class Client {
     this._abandoned = new Set(); // idKeys whose request timed out
     this._errors = []; // id-less error replies
     this._lastIdless = null; // id-less error read last, if nothing came after it
+    this._framesRead = 0;
+    this._closeError = null; // why the connection closed; later calls reject with it
   }
 
   _connect() {
@@ -183,14 +185,14 @@ class Client {
         socket.removeAllListeners('error');
         this._socket = socket;
         socket.on('data', (chunk) => this._onData(chunk));
-        socket.on('error', (err) => this._fail(new PltrackConnectionError(`socket error: ${err.message}`)));
+        socket.on('error', (err) => this._fail(this._describeSocketError(err)));
         socket.on('close', () => this._fail(new PltrackConnectionError('pltrackd closed the connection')));
         resolve();
       });
     });
   }
 
-  /** Close the connection (idempotent); pending requests are rejected. */
+  /** Close the connection (idempotent); pending requests are rejected, later calls too. */
   close() {
     if (this._socket && !this._closed) this._socket.end();
     this._fail(new PltrackConnectionError('the client is closed'));
@@ -261,7 +263,7 @@ class Client {
    */
   send(message) {
     if (this._closed || !this._socket) {
-      return Promise.reject(new PltrackConnectionError('the client is closed'));
+      return Promise.reject(this._closeError || new PltrackConnectionError('the client is closed'));
     }
     let frame;
     try {
@@ -306,7 +308,7 @@ class Client {
       this._replies.delete(key);
       return Promise.resolve(reply);
     }
-    if (this._closed) return Promise.reject(new PltrackConnectionError('the client is closed'));
+    if (this._closed) return Promise.reject(this._closeError);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this._pending.delete(key);
@@ -358,6 +360,7 @@ class Client {
   }
 
   _handleReply(reply) {
+    this._framesRead += 1;
     if (reply === null || typeof reply !== 'object' || !('id' in reply)) {
       const error = errorFrom(reply);
       this._lastIdless = error;
@@ -372,14 +375,32 @@ class Client {
     this._replies.set(key, reply);
   }
 
-  /** Mark the connection dead and reject every pending request. */
+  /**
+   * The daemon closes a connection right after 'overloaded' (on a new
+   * connection) or 'frame_too_large'. If it does so before reading what we
+   * wrote, the write fails with EPIPE/ECONNRESET and Node discards the unread
+   * error reply; say what probably happened.
+   */
+  _describeSocketError(err) {
+    let text = `socket error: ${err.message}`;
+    if ((err.code === 'EPIPE' || err.code === 'ECONNRESET') && this._framesRead === 0) {
+      text += ' (pltrackd closed the connection before reading from it; it may be at its'
+        + " connection limit, 'overloaded')";
+    }
+    const error = new PltrackConnectionError(text);
+    error.cause = err;
+    return error;
+  }
+
+  /** Mark the connection dead, remember why, and reject every pending request. */
   _fail(err) {
     if (!this._closed) {
       this._closed = true;
       // After an id-less frame_too_large/overloaded the daemon closes: report that.
       if (this._lastIdless && CLOSING_CODES.has(this._lastIdless.code)) err = this._lastIdless;
+      this._closeError = err;
     }
-    for (const key of [...this._pending.keys()]) this._settle(key, null, err);
+    for (const key of [...this._pending.keys()]) this._settle(key, null, this._closeError);
   }
 }
 

@@ -129,7 +129,7 @@ class Client:
         self.max_frame_length = max_frame_length
         self._ids = itertools.count(1)
         self._rbuf = bytearray()
-        self._replies: dict[Any, dict] = {}  # id -> reply, not yet asked for
+        self._replies: dict[Any, dict] = {}  # id key -> reply, not yet asked for
         self._errors: list[PltrackError] = []  # id-less error replies
         self._abandoned: set[Any] = set()  # id keys whose request timed out
         self._last_idless: PltrackError | None = None  # id-less error read last
