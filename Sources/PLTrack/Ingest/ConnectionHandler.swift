@@ -47,6 +47,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             self.inputClosed = true
+            if self.isClosing {
+                // A lingering close was waiting for exactly this.
+                context.close(promise: nil)
+            }
             self.closeIfFinished(context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -82,9 +86,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 "frame of \(length) bytes exceeds the maximum frame length of \(self.settings.maximumFrameLength) bytes; closing the connection"
             )
             self.isClosing = true
-            let channel = context.channel
-            context.writeAndFlush(Self.wrapOutboundOut(Reply.error(id: nil, error).encodedFrame()))
-                .whenComplete { _ in channel.close(promise: nil) }
+            LingeringClose.close(context.channel, after: .error(id: nil, error))
         case .payload(let payload):
             self.stats.frameReceived(bytes: payload.readableBytes)
             switch self.validator.validate(payload) {
@@ -122,6 +124,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .flush(let id, let timeout):
             let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.flushTimeout)
             let channel = context.channel
+            let stats = self.stats
             self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in
                 let reply: Reply =
                     switch result {
@@ -132,6 +135,9 @@ final class ConnectionHandler: ChannelInboundHandler {
                             ProtocolError(
                                 .timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
                     }
+                if case .error(_, let error) = reply {
+                    stats.rejected(error.code)
+                }
                 channel.writeAndFlush(reply.encodedFrame(allocator: channel.allocator), promise: nil)
             }
         }

@@ -40,9 +40,8 @@ struct IngestServer {
                     .overloaded, "pltrackd already serves \(self.maximumConnections) connections (--max-connections)")
             )
             self.stats.rejected(.overloaded)
-            channel.writeAndFlush(refusal.encodedFrame(allocator: channel.allocator)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            try channel.pipeline.syncOperations.addHandler(DiscardingHandler())
+            LingeringClose.close(channel, after: refusal)
             return
         }
         let stats = self.stats
