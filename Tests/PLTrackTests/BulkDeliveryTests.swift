@@ -31,7 +31,9 @@ struct BulkDeliveryTests {
                         let first = connection * perConnection
                         for batch in stride(from: first, to: first + perConnection, by: 500) {
                             let frames = (batch..<min(batch + 500, first + perConnection)).map {
-                                Array(#"{"type":"track.prompt","prompt_name":"bulk","request_id":\#($0),"prompt_input_variables":{"n":\#($0)}}"#.utf8)
+                                Array(
+                                    #"{"type":"track.prompt","prompt_name":"bulk","request_id":\#($0),"prompt_input_variables":{"n":\#($0)}}"#
+                                        .utf8)
                             }
                             try await client.writer.send(contentsOf: frames)
                         }

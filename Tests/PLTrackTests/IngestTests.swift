@@ -20,7 +20,9 @@ struct IngestTests {
             try await client.send(#"{"type":"track.prompt","prompt_name":"p","request_id":1}"#)
             let broken = try await client.request("{\"type\":")
             #expect(broken?["error"]?["code"]?.string == "invalid_json")
-            #expect(try await client.request(#"{"type":"ping","id":"still here"}"#) == .object(["id": .string("still here"), "ok": .bool(true)]))
+            #expect(
+                try await client.request(#"{"type":"ping","id":"still here"}"#)
+                    == .object(["id": .string("still here"), "ok": .bool(true)]))
             let stats = try await client.stats()
             #expect(stats?["accepted"]?.integer == 1)
             #expect(stats?["rejected"]?["invalid_message"]?.integer == 1)
@@ -122,7 +124,9 @@ struct IngestTests {
             for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         close(fd)

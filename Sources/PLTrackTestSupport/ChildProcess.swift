@@ -1,0 +1,124 @@
+import Foundation
+
+/// Runs a program to completion without blocking a Swift concurrency thread, capturing its
+/// output in files (so a chatty child can never fill a pipe and stall).
+public struct ChildProcess: Sendable {
+    /// How a child ended.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+    }
+
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]?
+    public var currentDirectory: String?
+
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: String? = nil
+    ) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.currentDirectory = currentDirectory
+    }
+
+    /// Starts the child; `run()` on the result waits for it.
+    public func start() throws -> Running {
+        try Running(self)
+    }
+
+    /// Runs the child and waits for it to exit.
+    public func run() async throws -> Outcome {
+        try await self.start().wait()
+    }
+
+    /// A started child.
+    public final class Running: Sendable {
+        private let process: Process
+        private let outputPath: String
+        private let errorPath: String
+        private let exited: Task<Int32, Never>
+
+        init(_ child: ChildProcess) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: child.executable)
+            process.arguments = child.arguments
+            if let environment = child.environment {
+                process.environment = environment
+            }
+            if let directory = child.currentDirectory {
+                process.currentDirectoryURL = URL(fileURLWithPath: directory)
+            }
+            let base = NSTemporaryDirectory() + "pltrackd-child-\(UUID().uuidString)"
+            self.outputPath = base + ".out"
+            self.errorPath = base + ".err"
+            _ = FileManager.default.createFile(atPath: self.outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: self.errorPath, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: self.outputPath))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: self.errorPath))
+            process.standardInput = FileHandle.nullDevice
+            let (stream, continuation) = AsyncStream<Int32>.makeStream()
+            process.terminationHandler = { finished in
+                continuation.yield(finished.terminationStatus)
+                continuation.finish()
+            }
+            try process.run()
+            self.process = process
+            self.exited = Task { await stream.first { _ in true } ?? -1 }
+        }
+
+        /// The child's process id.
+        public var pid: Int32 { self.process.processIdentifier }
+
+        /// Sends `signal` to the child.
+        public func signal(_ signal: Int32) {
+            kill(self.process.processIdentifier, signal)
+        }
+
+        /// Waits for the child to exit and returns what it wrote.
+        public func wait() async -> Outcome {
+            let status = await self.exited.value
+            defer {
+                try? FileManager.default.removeItem(atPath: self.outputPath)
+                try? FileManager.default.removeItem(atPath: self.errorPath)
+            }
+            return Outcome(
+                status: status,
+                standardOutput: (try? String(contentsOfFile: self.outputPath, encoding: .utf8)) ?? "",
+                standardError: (try? String(contentsOfFile: self.errorPath, encoding: .utf8)) ?? ""
+            )
+        }
+    }
+}
+
+/// Paths of the package and its build products, for tests that run programs.
+public enum BuildProducts {
+    /// The package root.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The built `pltrackd` executable, beside the test bundle.
+    public static var pltrackd: String {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var directory = executable.deletingLastPathComponent()
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("pltrackd").path
+            if FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return packageRoot.appendingPathComponent(".build/debug/pltrackd").path
+    }
+
+    /// The first of `names` found on `PATH`.
+    public static func onPath(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+    }
+}
