@@ -1,58 +1,53 @@
 import ArgumentParser
 import PLTrack
 
-/// A duration option such as `50ms` or `10s`.
-struct DurationArgument: ExpressibleByArgument, Sendable {
-    let duration: Duration
+/// An option value written the way people write it, read by one parser and shown back in
+/// `--help` by its formatter.
+protocol WrittenValueArgument: ExpressibleByArgument, Sendable {
+    associatedtype Value: Sendable
+    var value: Value { get }
+    init(_ value: Value)
+    static func parse(_ text: String) -> Value?
+    static func format(_ value: Value) -> String
+}
 
-    init(_ duration: Duration) {
-        self.duration = duration
-    }
-
+extension WrittenValueArgument {
     init?(argument: String) {
-        guard let duration = HumanDuration.parse(argument) else {
+        guard let value = Self.parse(argument) else {
             return nil
         }
-        self.duration = duration
+        self.init(value)
     }
 
-    var defaultValueDescription: String { HumanDuration.format(self.duration) }
+    var defaultValueDescription: String { Self.format(self.value) }
+}
 
-    static var defaultCompletionKind: CompletionKind { .default }
+/// A duration option such as `50ms` or `10s`.
+struct DurationArgument: WrittenValueArgument {
+    let value: Duration
+
+    init(_ value: Duration) { self.value = value }
+
+    static func parse(_ text: String) -> Duration? { HumanDuration.parse(text) }
+    static func format(_ value: Duration) -> String { HumanDuration.format(value) }
 }
 
 /// A size option such as `1MiB` or `65536`.
-struct ByteSizeArgument: ExpressibleByArgument, Sendable {
-    let bytes: Int
+struct ByteSizeArgument: WrittenValueArgument {
+    let value: Int
 
-    init(_ bytes: Int) {
-        self.bytes = bytes
-    }
+    init(_ value: Int) { self.value = value }
 
-    init?(argument: String) {
-        guard let bytes = HumanByteSize.parse(argument) else {
-            return nil
-        }
-        self.bytes = bytes
-    }
-
-    var defaultValueDescription: String { HumanByteSize.format(self.bytes) }
+    static func parse(_ text: String) -> Int? { HumanByteSize.parse(text) }
+    static func format(_ value: Int) -> String { HumanByteSize.format(value) }
 }
 
 /// Permission bits written in octal, such as `0660`.
-struct FileModeArgument: ExpressibleByArgument, Sendable {
-    let mode: UInt32
+struct FileModeArgument: WrittenValueArgument {
+    let value: UInt32
 
-    init(_ mode: UInt32) {
-        self.mode = mode
-    }
+    init(_ value: UInt32) { self.value = value }
 
-    init?(argument: String) {
-        guard let mode = UInt32(argument, radix: 8), mode <= 0o777 else {
-            return nil
-        }
-        self.mode = mode
-    }
-
-    var defaultValueDescription: String { "0" + String(self.mode, radix: 8) }
+    static func parse(_ text: String) -> UInt32? { UInt32(text, radix: 8).flatMap { $0 <= 0o777 ? $0 : nil } }
+    static func format(_ value: UInt32) -> String { "0" + String(value, radix: 8) }
 }

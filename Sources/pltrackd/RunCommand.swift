@@ -98,16 +98,16 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         try Self.require(
-            self.maxFrameLength.bytes >= 1 && self.maxFrameLength.bytes <= Int(UInt32.max), "--max-frame-length",
+            self.maxFrameLength.value >= 1 && self.maxFrameLength.value <= Int(UInt32.max), "--max-frame-length",
             "must be from 1 byte to 4GiB")
         try Self.require(self.maxConnections >= 1, "--max-connections", "must be at least 1")
         try Self.require((1...1024).contains(self.workers), "--workers", "must be from 1 to 1024")
         try Self.require(self.queueCapacity >= 1, "--queue-capacity", "must be at least 1")
-        try Self.require(self.retryBase.duration > .zero, "--retry-base", "must be more than 0")
+        try Self.require(self.retryBase.value > .zero, "--retry-base", "must be more than 0")
         try Self.require(
-            self.retryCap.duration >= self.retryBase.duration, "--retry-cap", "must be at least --retry-base")
-        try Self.require(self.requestTimeout.duration > .zero, "--request-timeout", "must be more than 0")
-        try Self.require(self.flushTimeout.duration > .zero, "--flush-timeout", "must be more than 0")
+            self.retryCap.value >= self.retryBase.value, "--retry-cap", "must be at least --retry-base")
+        try Self.require(self.requestTimeout.value > .zero, "--request-timeout", "must be more than 0")
+        try Self.require(self.flushTimeout.value > .zero, "--flush-timeout", "must be more than 0")
         if let upstream {
             try Self.require(
                 upstream.hasPrefix("http://") || upstream.hasPrefix("https://"), "--upstream",
@@ -137,10 +137,10 @@ struct RunCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         var configuration = DaemonConfiguration(
             socketPath: self.socket ?? SocketLocation.daemonDefault(environment: environment))
-        configuration.socketMode = self.socketMode.mode
-        configuration.maximumFrameLength = self.maxFrameLength.bytes
+        configuration.socketMode = self.socketMode.value
+        configuration.maximumFrameLength = self.maxFrameLength.value
         configuration.maximumConnections = self.maxConnections
-        configuration.coalescingWindow = self.coalesceWindow.duration
+        configuration.coalescingWindow = self.coalesceWindow.value
         configuration.workers = self.workers
         configuration.queueCapacity = self.queueCapacity
         configuration.upstreamURL =
@@ -149,10 +149,10 @@ struct RunCommand: AsyncParsableCommand {
         configuration.apiKey = try APIKeySource.load(file: self.apiKeyFile, environment: environment)
         configuration.outboxPath = self.outbox
         configuration.deadLetterPath = self.deadLetter
-        configuration.retryPolicy = RetryPolicy(base: self.retryBase.duration, cap: self.retryCap.duration)
-        configuration.requestTimeout = self.requestTimeout.duration
-        configuration.flushTimeout = self.flushTimeout.duration
-        configuration.drainTimeout = self.drainTimeout.duration
+        configuration.retryPolicy = RetryPolicy(base: self.retryBase.value, cap: self.retryCap.value)
+        configuration.requestTimeout = self.requestTimeout.value
+        configuration.flushTimeout = self.flushTimeout.value
+        configuration.drainTimeout = self.drainTimeout.value
         return configuration
     }
 

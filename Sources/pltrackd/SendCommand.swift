@@ -34,7 +34,7 @@ struct SendCommand: AsyncParsableCommand {
             }
         }
         let frames = lines.enumerated().map { Self.withReplyID($1, number: $0 + 1) }
-        let failures = try await FrameClient.withConnection(to: self.client.socketPath) { writer, replies in
+        let failures = try await self.client.withConnection { writer, replies in
             var failures = 0
             var start = 0
             while start < frames.count {

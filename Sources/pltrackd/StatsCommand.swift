@@ -15,7 +15,7 @@ struct StatsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let reply = try await FrameClient.withConnection(to: self.client.socketPath) { writer, replies in
+        let reply = try await self.client.withConnection { writer, replies in
             try await writer.send(Array(#"{"type":"stats","id":"pltrackd-stats"}"#.utf8))
             return try await replies.next()
         }

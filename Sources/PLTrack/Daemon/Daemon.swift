@@ -78,6 +78,8 @@ public final class Daemon: Service, Sendable {
             tasks.addTask { await pool.run() }
             try? await gracefulShutdown()
             await self.drain(server: server)
+            // Requests still in flight after the drain timeout are cancelled, not awaited.
+            tasks.cancelAll()
         }
         await delivery.close()
         self.logger.info("pltrackd stopped")

@@ -46,9 +46,10 @@ public struct FrameDecoder: ByteToMessageDecoder {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        // A partial frame at end of stream is incomplete input, not a message: it is dropped
-        // with the connection, and counted by the caller as truncated.
         while try self.decode(context: context, buffer: &buffer) == .continue {}
+        // What remains is a frame the client stopped sending halfway: it was never a message,
+        // so it is dropped without failing the connection, whose earlier frames still count.
+        buffer.moveReaderIndex(to: buffer.writerIndex)
         return .needMoreData
     }
 }

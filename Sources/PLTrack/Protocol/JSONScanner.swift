@@ -39,36 +39,8 @@ struct JSONScanner {
 
     private mutating func scanTopLevelObject() throws(JSONSyntaxError) -> [JSONMember] {
         var members: [JSONMember] = []
-        self.index += 1
-        self.skipWhitespace()
-        if self.peek() == UInt8(ascii: "}") {
-            self.index += 1
-            return members
-        }
-        while true {
-            let memberStart = self.index
-            guard self.peek() == UInt8(ascii: "\"") else {
-                throw self.error("expected a quoted member name")
-            }
-            let key = try self.scanString()
-            self.skipWhitespace()
-            try self.expect(UInt8(ascii: ":"), "expected ':' after a member name")
-            self.skipWhitespace()
-            let valueStart = self.index
-            let kind = try self.scanValue(depth: 2)
-            members.append(
-                JSONMember(
-                    key: key,
-                    kind: kind,
-                    memberRange: memberStart..<self.index,
-                    valueRange: valueStart..<self.index
-                )
-            )
-            self.skipWhitespace()
-            if try self.endOfContainer(closing: UInt8(ascii: "}")) {
-                return members
-            }
-        }
+        try self.scanObject(depth: 1, members: &members, recordsMembers: true)
+        return members
     }
 
     private mutating func scanValue(depth: Int) throws(JSONSyntaxError) -> JSONValueKind {
@@ -77,7 +49,8 @@ struct JSONScanner {
         }
         switch byte {
         case UInt8(ascii: "{"):
-            try self.scanObject(depth: depth)
+            var nested: [JSONMember] = []
+            try self.scanObject(depth: depth, members: &nested, recordsMembers: false)
             return .object
         case UInt8(ascii: "["):
             try self.scanArray(depth: depth)
@@ -100,7 +73,13 @@ struct JSONScanner {
         }
     }
 
-    private mutating func scanObject(depth: Int) throws(JSONSyntaxError) {
+    /// Scans an object; when `recordsMembers`, appends where each member lies to `members`
+    /// (only the top level needs that).
+    private mutating func scanObject(
+        depth: Int,
+        members: inout [JSONMember],
+        recordsMembers: Bool
+    ) throws(JSONSyntaxError) {
         guard depth <= Self.maximumDepth else {
             throw self.error("containers nested deeper than \(Self.maximumDepth) levels")
         }
@@ -111,14 +90,23 @@ struct JSONScanner {
             return
         }
         while true {
+            let memberStart = self.index
             guard self.peek() == UInt8(ascii: "\"") else {
                 throw self.error("expected a quoted member name")
             }
-            _ = try self.scanString()
+            let key = try self.scanString()
             self.skipWhitespace()
             try self.expect(UInt8(ascii: ":"), "expected ':' after a member name")
             self.skipWhitespace()
-            _ = try self.scanValue(depth: depth + 1)
+            let valueStart = self.index
+            let kind = try self.scanValue(depth: depth + 1)
+            if recordsMembers {
+                members.append(
+                    JSONMember(
+                        key: key, kind: kind, memberRange: memberStart..<self.index, valueRange: valueStart..<self.index
+                    )
+                )
+            }
             self.skipWhitespace()
             if try self.endOfContainer(closing: UInt8(ascii: "}")) {
                 return
