@@ -28,7 +28,10 @@ struct StatsTable {
                 "upstream latency",
                 String(format: "p50 %.1f ms, p99 %.1f ms", stats.upstreamLatencyP50Ms, stats.upstreamLatencyP99Ms)
             ),
-            ("backpressure pauses", "\(stats.backpressurePauses)"),
+            (
+                "backpressure pauses",
+                "\(stats.backpressurePauses) (queue full), \(stats.slowReaderPauses) (client not reading)"
+            ),
             ("ledger", stats.ledgerBalances ? "balances" : "DOES NOT BALANCE"),
         ]
     }

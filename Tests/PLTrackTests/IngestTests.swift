@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import NIOCore
 import PLTrackTestSupport
 import Testing
@@ -165,4 +166,53 @@ struct IngestTests {
         #expect(FileManager.default.contents(atPath: path) == Data("keep me".utf8))
         first.removeFiles()
     }
+
+    @Test func aClientThatDoesNotReadItsRepliesIsNotReadEitherAndStallsNobodyElse() async throws {
+        let daemon = try await DaemonHarness()
+        let count = 50_000
+        try await TestClient.connect(to: daemon.socketPath) { greedy async throws in
+            let writer = greedy.writer
+            let writerFinished = Flag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // The replies to these far outgrow the socket buffers while nobody reads them.
+                    let frames = (0..<count).map { Array(#"{"type":"ping","id":\#($0)}"#.utf8) }
+                    for start in stride(from: 0, to: count, by: 5_000) {
+                        try await writer.send(contentsOf: Array(frames[start..<start + 5_000]))
+                    }
+                    writerFinished.set()
+                }
+                // Another client is served meanwhile, and sees the daemon stop reading the greedy one
+                // (or, if it never did, sees the greedy client get all its frames written).
+                try await TestClient.connect(to: daemon.socketPath) { other async throws in
+                    while !writerFinished.isSet {
+                        if (try await other.stats()?["slow_reader_pauses"]?.integer ?? 0) > 0 {
+                            break
+                        }
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    #expect((try await other.stats()?["slow_reader_pauses"]?.integer ?? 0) > 0)
+                }
+                for expected in 0..<count {
+                    let reply = try await greedy.reply()
+                    if reply?["id"]?.integer != Int64(expected) {
+                        Issue.record("reply \(expected) was \(String(describing: reply))")
+                        break
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await daemon.stop()
+        daemon.removeFiles()
+    }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func set() { self.value.store(true, ordering: .releasing) }
+
+    var isSet: Bool { self.value.load(ordering: .acquiring) }
 }

@@ -46,7 +46,7 @@ public struct FrameClient: Sendable {
     }
 
     /// Writes frames.
-    public struct Writer {
+    public struct Writer: Sendable {
         let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
         /// Sends `payload` as one frame.

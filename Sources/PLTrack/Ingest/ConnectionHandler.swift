@@ -20,6 +20,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Frames read but not yet handled, because the pipeline was full.
     private var parked: Deque<InboundFrame> = []
     private var isPaused = false
+    /// Reading stopped because the client does not read its replies fast enough.
+    private var awaitsWritability = false
     private var isClosing = false
     /// The client shut down its sending side; close once every parked frame is handled.
     private var inputClosed = false
@@ -42,6 +44,23 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+        // A client that sends faster than it reads its replies would make them pile up here;
+        // it is not read again until its replies drain below the channel's high watermark.
+        if !context.channel.isWritable && !self.awaitsWritability {
+            self.awaitsWritability = true
+            self.stats.slowReaderPaused()
+            self.setReading(false, context: context)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && self.awaitsWritability {
+            self.awaitsWritability = false
+            if !self.isPaused {
+                self.setReading(true, context: context)
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -159,7 +178,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.isPaused = true
         self.stats.backpressurePaused()
         context.flush()
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        self.setReading(false, context: context)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.pipeline.whenCapacityAvailable(on: context.eventLoop).whenSuccess {
             let (handler, context) = loopBound.value
@@ -173,11 +192,20 @@ final class ConnectionHandler: ChannelInboundHandler {
             self.handle(frame, context: context)
         }
         context.flush()
-        if !self.isPaused && context.channel.isActive {
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-            context.read()
+        if !self.isPaused && !self.awaitsWritability {
+            self.setReading(true, context: context)
         }
         self.closeIfFinished(context: context)
+    }
+
+    private func setReading(_ reading: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else {
+            return
+        }
+        context.channel.setOption(ChannelOptions.autoRead, value: reading).whenComplete { _ in }
+        if reading {
+            context.read()
+        }
     }
 
     /// After the client's half-close, the connection ends once nothing it sent is left to handle.

@@ -13,6 +13,7 @@ public final class DaemonStats: Sendable {
     let framesReceived = Atomic<Int>(0)
     let bytesReceived = Atomic<Int>(0)
     let backpressurePauses = Atomic<Int>(0)
+    let slowReaderPauses = Atomic<Int>(0)
     let upstreamRequests = Atomic<Int>(0)
     let upstreamFailures = Atomic<Int>(0)
     let retries = Atomic<Int>(0)
@@ -48,6 +49,10 @@ public final class DaemonStats: Sendable {
 
     func backpressurePaused() {
         self.backpressurePauses.add(1, ordering: .relaxed)
+    }
+
+    func slowReaderPaused() {
+        self.slowReaderPauses.add(1, ordering: .relaxed)
     }
 
     /// Counts one upstream attempt; `reachedServer` is false when no HTTP answer came.

@@ -32,6 +32,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var upstreamLatencyP99Ms: Double
     /// Times a connection stopped being read because the queue was full.
     public var backpressurePauses: Int
+    /// Times a connection stopped being read because its client was not reading its replies.
+    public var slowReaderPauses: Int
     public var deadLetterWriteFailures: Int
     public var queueCapacity: Int
     public var workers: Int
@@ -59,6 +61,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.upstreamLatencyP50Ms = stats.latencyMilliseconds(atPercentile: 50)
         self.upstreamLatencyP99Ms = stats.latencyMilliseconds(atPercentile: 99)
         self.backpressurePauses = stats.backpressurePauses.load(ordering: .relaxed)
+        self.slowReaderPauses = stats.slowReaderPauses.load(ordering: .relaxed)
         self.deadLetterWriteFailures = stats.deadLetterWriteFailures.load(ordering: .relaxed)
         self.queueCapacity = occupancy.capacity
         self.workers = workers
