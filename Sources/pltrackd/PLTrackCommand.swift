@@ -13,7 +13,7 @@ struct PLTrackCommand: AsyncParsableCommand {
             call to a local outbox file instead. The wire protocol is described in protocol/SPEC.md.
             """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, StatsCommand.self, SendCommand.self],
+        subcommands: [RunCommand.self, CheckConfigCommand.self, StatsCommand.self, SendCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

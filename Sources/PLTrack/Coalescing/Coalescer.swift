@@ -15,7 +15,7 @@ struct Coalescer {
         case replaced(superseded: Envelope)
     }
 
-    let window: TimeAmount
+    var window: TimeAmount
     private var entries: [CoalescingKey: Envelope] = [:]
     /// Keys in arrival order with their deadlines; deadlines grow along it, so the due ones are a prefix.
     private var schedule: Deque<(key: CoalescingKey, deadline: NIODeadline)> = []

@@ -1,3 +1,5 @@
+import Logging
+
 /// Everything the daemon is told, with the documented defaults. Built by the `pltrackd`
 /// executable from its options and environment; plain data, so tests build it directly.
 public struct DaemonConfiguration: Sendable {
@@ -19,6 +21,10 @@ public struct DaemonConfiguration: Sendable {
     public var upstreamURL = "https://api.promptlayer.com"
     /// The API key; without one, calls go to ``outboxPath``.
     public var apiKey: APIKey?
+    /// The file the key is read from (`--api-key-file`), when one is named.
+    public var apiKeyFile: String?
+    /// Where the key came from, for `check-config` and the startup log.
+    public var apiKeySource = "none"
     /// Where calls go without an API key (`--outbox`).
     public var outboxPath = "pltrackd-outbox.jsonl"
     /// Where calls refused for good are written (`--dead-letter`).
@@ -31,6 +37,8 @@ public struct DaemonConfiguration: Sendable {
     public var flushTimeout: Duration = .seconds(30)
     /// How long a stop waits for held calls to be delivered (`--drain-timeout`).
     public var drainTimeout: Duration = .seconds(10)
+    /// The least severe level logged (`--log-level`).
+    public var logLevel: Logger.Level = .info
 
     public init(socketPath: String) {
         self.socketPath = socketPath

@@ -1,26 +1,47 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
-/// pltrackd as a ``Service``: binds the socket, runs the workers, and on graceful shutdown
-/// stops accepting, lets held calls finish within the drain timeout, and reports what is left.
+/// pltrackd as a ``Service``: serves its sockets (bound, or inherited from systemd), runs the
+/// workers, keeps systemd informed, reloads on SIGHUP, and on graceful shutdown stops
+/// accepting, lets held calls finish within the drain timeout, and reports what is left.
 public final class Daemon: Service, Sendable {
     public let configuration: DaemonConfiguration
-    private let logger: Logger
-    private let group: any EventLoopGroup
-    private let stats = DaemonStats()
-    private let pipeline: Pipeline
+    let live: LiveConfiguration
+    let logger: Logger
+    let group: any EventLoopGroup
+    let stats = DaemonStats()
+    let pipeline: Pipeline
+    let notifier: SystemdNotifier
+    let logLevel: LogLevelControl
+    let reloader: ConfigurationResolver?
+    let environment: [String: String]
     private let readiness: EventLoopPromise<Void>
+    /// Said in `STATUS=` until the next successful reload, e.g. why the last one failed.
+    let statusNote = Mutex<String?>(nil)
 
+    /// - Parameters:
+    ///   - logLevel: shared with the log handlers, so a reload can change it.
+    ///   - reloader: how to read the configuration again on SIGHUP; `nil` ignores SIGHUP.
     public init(
         configuration: DaemonConfiguration,
         logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logLevel: LogLevelControl? = nil,
+        reloader: ConfigurationResolver? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.configuration = configuration
+        self.live = LiveConfiguration(configuration)
         self.logger = logger
         self.group = group
+        self.logLevel = logLevel ?? LogLevelControl(configuration.logLevel)
+        self.reloader = reloader
+        self.environment = environment
+        self.notifier = SystemdNotifier(environment: environment)
         self.pipeline = Pipeline(
             capacity: configuration.queueCapacity,
             coalescingWindow: TimeAmount(configuration.coalescingWindow),
@@ -29,7 +50,7 @@ public final class Daemon: Service, Sendable {
         self.readiness = group.next().makePromise(of: Void.self)
     }
 
-    /// Returns once the socket is served, or throws why the daemon could not start.
+    /// Returns once every socket is served, or throws why the daemon could not start.
     public func waitUntilReady() async throws {
         try await self.readiness.futureResult.get()
     }
@@ -43,41 +64,49 @@ public final class Daemon: Service, Sendable {
 
     public func run() async throws {
         let delivery: DeliveryResources
-        let server: any Channel
+        let listeners: Listeners
         do {
             delivery = try DeliveryResources(configuration: self.configuration, group: self.group, logger: self.logger)
-            server = try await self.makeServer().bind(
-                path: self.configuration.socketPath,
-                mode: self.configuration.socketMode,
-                group: self.group
-            )
+            listeners = try await Listeners.open(for: self)
         } catch {
             self.readiness.fail(error)
             throw error
         }
         self.logger.info(
-            "pltrackd \(PLTrackVersion.current) listening",
+            "pltrackd \(PLTrackVersion.current) ready",
             metadata: [
-                "socket": "\(self.configuration.socketPath)",
+                "sockets": "\(listeners.summary)",
                 "workers": "\(self.configuration.workers)",
                 "delivery": "\(delivery.summary)",
             ]
         )
         self.readiness.succeed()
+        self.notifier.ready()
+        self.notifier.status(self.statusLine())
 
         let pool = WorkerPool(
             pipeline: self.pipeline,
             upstream: delivery.upstream,
             deadLetters: delivery.deadLetters,
-            retryPolicy: self.configuration.retryPolicy,
+            live: self.live,
             stats: self.stats,
             workers: self.configuration.workers,
             logger: self.logger
         )
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await pool.run() }
+            if self.notifier.isActive {
+                tasks.addTask { await self.reportStatus() }
+            }
+            if let interval = SystemdNotifier.watchdogInterval() {
+                tasks.addTask { await self.keepWatchdogFed(every: interval, activity: pool.activity) }
+            }
+            if self.reloader != nil {
+                tasks.addTask { await self.reloadOnHangup() }
+            }
             try? await gracefulShutdown()
-            await self.drain(server: server)
+            self.notifier.stopping()
+            await self.drain(listeners)
             // Requests still in flight after the drain timeout are cancelled, not awaited.
             tasks.cancelAll()
         }
@@ -85,47 +114,28 @@ public final class Daemon: Service, Sendable {
         self.logger.info("pltrackd stopped")
     }
 
-    private func makeServer() -> IngestServer {
-        let pipeline = self.pipeline
-        let stats = self.stats
-        let workers = self.configuration.workers
-        return IngestServer(
-            pipeline: pipeline,
-            stats: stats,
-            settings: IngestSettings(
-                maximumFrameLength: self.configuration.maximumFrameLength,
-                flushTimeout: self.configuration.flushTimeout,
-                statsReply: { id in
-                    let (ledger, occupancy) = pipeline.snapshot
-                    let snapshot = StatsSnapshot(stats: stats, ledger: ledger, occupancy: occupancy, workers: workers)
-                    do {
-                        return .okWith(id: id, name: "stats", json: try snapshot.json())
-                    } catch {
-                        return .error(id: id, ProtocolError(.invalidMessage, "stats could not be encoded: \(error)"))
-                    }
-                }
-            ),
-            maximumConnections: self.configuration.maximumConnections,
-            logger: self.logger
-        )
+    /// The `stats` reply.
+    func statsReply(_ id: ReplyID?) -> Reply {
+        do {
+            return .okWith(id: id, name: "stats", json: try self.statsSnapshot().json())
+        } catch {
+            return .error(id: id, ProtocolError(.invalidMessage, "stats could not be encoded: \(error)"))
+        }
     }
 
     /// Stops accepting, delivers what it can within the drain timeout, then stops the workers.
-    private func drain(server: any Channel) async {
+    private func drain(_ listeners: Listeners) async {
         self.logger.info("stopping: no new connections; delivering held messages")
-        try? await server.close()
-        SocketFile.remove(self.configuration.socketPath)
+        await listeners.close()
         self.pipeline.beginDraining()
-        let result = try? await self.pipeline.flush(
-            timeout: TimeAmount(self.configuration.drainTimeout),
-            on: self.group.next()
-        ).get()
+        let drainTimeout = self.live.current.drainTimeout
+        let result = try? await self.pipeline.flush(timeout: TimeAmount(drainTimeout), on: self.group.next()).get()
         self.pipeline.stop()
         let ledger = self.pipeline.snapshot.ledger
         if result != .flushed && ledger.held > 0 {
             self.logger.error(
                 "stopped with messages undelivered; they are lost (run with a spool to keep them)",
-                metadata: ["undelivered": "\(ledger.held)", "drain_timeout": "\(self.configuration.drainTimeout)"]
+                metadata: ["undelivered": "\(ledger.held)", "drain_timeout": "\(HumanDuration.format(drainTimeout))"]
             )
         }
     }

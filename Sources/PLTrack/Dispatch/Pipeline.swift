@@ -139,6 +139,14 @@ public final class Pipeline: Sendable {
 
     // MARK: Lifecycle
 
+    /// Applies a reloaded queue capacity and coalescing window.
+    public func reconfigure(capacity: Int, coalescingWindow: TimeAmount) {
+        let work = self.locked.withLockedValue { state in
+            Self.collect(state.machine.reconfigure(capacity: capacity, coalescingWindow: coalescingWindow), &state)
+        }
+        self.perform(work)
+    }
+
     /// Refuses new calls from now on and releases everything coalescing to the workers.
     public func beginDraining() {
         let work = self.locked.withLockedValue { state in
@@ -155,6 +163,11 @@ public final class Pipeline: Sendable {
         for worker in workers {
             worker.resume(returning: nil)
         }
+    }
+
+    /// The earliest pipeline deadline already passed, for the watchdog.
+    func oldestOverdueDeadline(now: NIODeadline) -> NIODeadline? {
+        self.locked.withLockedValue { $0.machine.oldestOverdueDeadline(now: now) }
     }
 
     /// The ledger and queue occupancy, read together so they agree.

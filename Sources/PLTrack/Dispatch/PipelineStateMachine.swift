@@ -50,9 +50,9 @@ struct PipelineStateMachine {
     }
 
     /// The most calls held at once; at this point ingest stops reading.
-    let capacity: Int
+    private(set) var capacity: Int
     /// Calls due within this much of a timer are released with it, so timers fire per batch.
-    let timerSlack: TimeAmount
+    private(set) var timerSlack: TimeAmount
 
     private var phase = Phase.running
     private var coalescer: Coalescer
@@ -69,7 +69,11 @@ struct PipelineStateMachine {
     init(capacity: Int, coalescingWindow: TimeAmount) {
         self.capacity = capacity
         self.coalescer = Coalescer(window: coalescingWindow)
-        self.timerSlack = min(.nanoseconds(coalescingWindow.nanoseconds / 10), .milliseconds(5))
+        self.timerSlack = Self.slack(for: coalescingWindow)
+    }
+
+    private static func slack(for window: TimeAmount) -> TimeAmount {
+        min(.nanoseconds(window.nanoseconds / 10), .milliseconds(5))
     }
 
     // MARK: Reading
@@ -93,6 +97,11 @@ struct PipelineStateMachine {
             inFlight: self.inFlight,
             capacity: self.capacity
         )
+    }
+
+    /// The earliest coalescing or retry deadline at or before `now` that no timer has handled yet.
+    func oldestOverdueDeadline(now: NIODeadline) -> NIODeadline? {
+        [self.coalescer.nextDeadline, self.retries.min?.due].compactMap { $0 }.filter { $0 < now }.min()
     }
 
     // MARK: Events
@@ -198,6 +207,16 @@ struct PipelineStateMachine {
         }
         self.capacityWaiters.append(id)
         return false
+    }
+
+    /// Applies a reloaded capacity and window; calls already coalescing keep their deadlines.
+    mutating func reconfigure(capacity: Int, coalescingWindow: TimeAmount) -> PipelineEffects {
+        var effects = PipelineEffects()
+        self.capacity = capacity
+        self.coalescer.window = coalescingWindow
+        self.timerSlack = Self.slack(for: coalescingWindow)
+        self.releaseIngest(&effects)
+        return effects
     }
 
     /// Stops taking calls; what is held is still dispatched. Paused connections are resumed so

@@ -9,16 +9,17 @@ public struct WorkerPool: Sendable {
     let pipeline: Pipeline
     let upstream: any Upstream
     let deadLetters: DeadLetters
-    let retryPolicy: RetryPolicy
+    let live: LiveConfiguration
     let stats: DaemonStats
     let workers: Int
     let logger: Logger
+    let activity = WorkerActivity()
 
     public init(
         pipeline: Pipeline,
         upstream: any Upstream,
         deadLetters: DeadLetters,
-        retryPolicy: RetryPolicy,
+        live: LiveConfiguration,
         stats: DaemonStats,
         workers: Int,
         logger: Logger
@@ -26,7 +27,7 @@ public struct WorkerPool: Sendable {
         self.pipeline = pipeline
         self.upstream = upstream
         self.deadLetters = deadLetters
-        self.retryPolicy = retryPolicy
+        self.live = live
         self.stats = stats
         self.workers = workers
         self.logger = logger
@@ -39,7 +40,9 @@ public struct WorkerPool: Sendable {
                 group.addTask {
                     var generator = SystemRandomNumberGenerator()
                     while let envelope = await self.pipeline.nextEnvelope(for: worker) {
+                        self.activity.begin(worker)
                         await self.attempt(envelope, using: &generator)
+                        self.activity.end(worker)
                     }
                 }
             }
@@ -58,12 +61,13 @@ public struct WorkerPool: Sendable {
             self.stats.upstreamAttempted(reachedServer: true)
             self.stats.recordLatency(.now() - started)
         }
-        switch self.retryPolicy.classify(response) {
+        let retryPolicy = self.live.current.retryPolicy
+        switch retryPolicy.classify(response) {
         case .delivered:
             self.pipeline.attemptFinished(envelope, .delivered)
         case .retry(let notBefore):
             self.stats.retryScheduled()
-            let delay = self.retryPolicy.backoff(
+            let delay = retryPolicy.backoff(
                 afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
             self.pipeline.attemptFinished(envelope, .retry(at: .now() + TimeAmount(delay)))
         case .deadLetter(let status, let body):

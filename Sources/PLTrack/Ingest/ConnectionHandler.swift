@@ -119,6 +119,16 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func handle(_ message: InboundMessage, frame: InboundFrame, context: ChannelHandlerContext) {
         switch message {
+        case .track(let track) where self.settings.role == .control:
+            self.reply(
+                .error(
+                    id: track.replyID,
+                    ProtocolError(
+                        .forbidden,
+                        "the control socket takes only stats, ping and flush; send tracking calls to the tracking socket"
+                    )),
+                context: context
+            )
         case .track(let track):
             switch self.pipeline.submit(track) {
             case .accepted:
@@ -141,7 +151,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .stats(let id):
             self.reply(self.settings.statsReply(id), context: context)
         case .flush(let id, let timeout):
-            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.flushTimeout)
+            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.current.flushTimeout)
             let channel = context.channel
             let stats = self.stats
             self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in

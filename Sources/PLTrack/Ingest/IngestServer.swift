@@ -8,7 +8,6 @@ struct IngestServer {
     let pipeline: Pipeline
     let stats: DaemonStats
     let settings: IngestSettings
-    let maximumConnections: Int
     let logger: Logger
 
     /// Binds `path` (replacing a stale socket file) with permission bits `mode`.
@@ -19,6 +18,11 @@ struct IngestServer {
             .get()
         try SocketFile.setMode(path, mode)
         return channel
+    }
+
+    /// Serves a listening socket inherited from systemd; its file stays systemd's.
+    func adopt(_ socket: InheritedSocket, group: any EventLoopGroup) async throws -> any Channel {
+        try await self.bootstrap(group: group).withBoundSocket(socket.descriptor).get()
     }
 
     private func bootstrap(group: any EventLoopGroup) -> ServerBootstrap {
@@ -33,11 +37,11 @@ struct IngestServer {
     }
 
     private func initialize(_ channel: any Channel) throws {
-        guard self.stats.openConnection(limit: self.maximumConnections) else {
+        let limit = self.settings.live.current.maximumConnections
+        guard self.stats.openConnection(limit: limit) else {
             let refusal = Reply.error(
                 id: nil,
-                ProtocolError(
-                    .overloaded, "pltrackd already serves \(self.maximumConnections) connections (--max-connections)")
+                ProtocolError(.overloaded, "pltrackd already serves \(limit) connections (--max-connections)")
             )
             self.stats.rejected(.overloaded)
             try channel.pipeline.syncOperations.addHandler(DiscardingHandler())

@@ -12,6 +12,7 @@ public struct ProtocolError: Error, Hashable, Sendable {
         case overloaded = "overloaded"
         case shuttingDown = "shutting_down"
         case timeout = "timeout"
+        case forbidden = "forbidden"
     }
 
     public var code: Code

@@ -1,0 +1,62 @@
+import Logging
+
+/// Every option of the daemon, in the order `--help` and `check-config` show them.
+public enum Settings {
+    public static let all: [Setting] = [
+        .text("socket", \.socketPath, reloadable: false),
+        Setting(name: "socket-mode", aliases: [], isReloadable: false) { text, configuration in
+            guard let mode = UInt32(text, radix: 8), mode <= 0o777 else {
+                return "\"\(text)\" is not permission bits in octal, like 0660"
+            }
+            configuration.socketMode = mode
+            return nil
+        } show: {
+            "0" + String($0.socketMode, radix: 8)
+        },
+        .size("max-frame-length", \.maximumFrameLength, in: 1...Int(UInt32.max), reloadable: false),
+        .integer("max-connections", \.maximumConnections, in: 1...1_000_000, reloadable: true),
+        .duration("coalesce-window", \.coalescingWindow, allowsZero: true, reloadable: true),
+        .integer("workers", \.workers, in: 1...1024, reloadable: false),
+        .integer("queue-capacity", \.queueCapacity, in: 1...100_000_000, reloadable: true),
+        .text("upstream", \.upstreamURL, aliases: ["PROMPTLAYER_BASE_URL"], reloadable: false) { text in
+            text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"
+        },
+        Setting(name: "api-key-file", aliases: [], isReloadable: false) { text, configuration in
+            guard !text.isEmpty else {
+                return "must not be empty"
+            }
+            configuration.apiKeyFile = text
+            return nil
+        } show: {
+            $0.apiKeyFile
+        },
+        .text("outbox", \.outboxPath, reloadable: false),
+        .text("dead-letter", \.deadLetterPath, reloadable: false),
+        .duration("retry-base", \.retryPolicy.base, reloadable: true),
+        .duration("retry-cap", \.retryPolicy.cap, reloadable: true),
+        .duration("request-timeout", \.requestTimeout, reloadable: false),
+        .duration("flush-timeout", \.flushTimeout, reloadable: true),
+        .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
+        Setting(name: "log-level", aliases: [], isReloadable: true) { text, configuration in
+            guard let level = Logger.Level(rawValue: text) else {
+                return "\"\(text)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))"
+            }
+            configuration.logLevel = level
+            return nil
+        } show: {
+            $0.logLevel.rawValue
+        },
+    ]
+
+    /// The setting called `name` (flag name, file key or either spelling).
+    public static func named(_ name: String) -> Setting? {
+        let normalized = name.replacingDashes(with: "-").replacingOccurrencesOfUnderscores()
+        return Self.all.first { $0.name == normalized }
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrencesOfUnderscores() -> String {
+        String(self.map { $0 == "_" ? "-" : $0 })
+    }
+}

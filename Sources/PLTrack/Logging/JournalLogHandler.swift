@@ -1,0 +1,90 @@
+import CSystemd
+import Glibc
+import Logging
+
+/// Logs natively to the systemd journal with `sd_journal_sendv(3)`: the message, a syslog
+/// `PRIORITY`, and each metadata entry as a field `PLTRACKD_<KEY>` (e.g. `PLTRACKD_REQUEST_ID`,
+/// `PLTRACKD_UPSTREAM_STATUS`), so `journalctl PLTRACKD_UPSTREAM_STATUS=429` finds them.
+public struct JournalLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let level: LogLevelControl
+
+    public init(label: String, level: LogLevelControl) {
+        self.label = label
+        self.level = level
+    }
+
+    /// Whether standard error is the journal stream systemd set up (`JOURNAL_STREAM=dev:inode`).
+    public static func standardErrorIsJournal(environment: [String: String]) -> Bool {
+        guard let stream = environment["JOURNAL_STREAM"] else {
+            return false
+        }
+        let parts = stream.split(separator: ":")
+        var status = stat()
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]), fstat(2, &status) == 0
+        else {
+            return false
+        }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+    }
+
+    public var logLevel: Logger.Level {
+        get { self.level.current }
+        set { self.level.current = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = [
+            "MESSAGE=\(event.message)",
+            "PRIORITY=\(Self.priority(event.level))",
+            "SYSLOG_IDENTIFIER=pltrackd",
+            "PLTRACKD_LOGGER=\(self.label)",
+            "CODE_FILE=\(event.file)",
+            "CODE_LINE=\(event.line)",
+            "CODE_FUNC=\(event.function)",
+        ]
+        for (key, value) in self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+            fields.append("PLTRACKD_\(Self.fieldName(key))=\(value)")
+        }
+        Self.send(fields)
+    }
+
+    /// Journal field names are upper-case letters, digits and underscores.
+    static func fieldName(_ key: String) -> String {
+        String(key.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
+    private static func send(_ fields: [String]) {
+        var storage = fields.map { Array($0.utf8) }
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(storage.count)
+        func build(_ index: Int) {
+            if index == storage.count {
+                _ = sd_journal_sendv(vectors, Int32(vectors.count))
+                return
+            }
+            storage[index].withUnsafeMutableBytes { bytes in
+                vectors.append(iovec(iov_base: bytes.baseAddress, iov_len: bytes.count))
+                build(index + 1)
+            }
+        }
+        build(0)
+    }
+}

@@ -1,0 +1,19 @@
+/// The one line `systemctl status` shows for pltrackd, e.g.
+/// `accepted 1204311 · delivered 1204290 · queued 21 · retrying 0 · dead-lettered 0 · 8/8 workers busy · upstream p99 84ms`.
+public enum StatusLine {
+    public static func make(_ stats: StatsSnapshot) -> String {
+        [
+            "accepted \(stats.accepted)",
+            "delivered \(stats.delivered)",
+            "queued \(stats.queued)",
+            "retrying \(stats.retrying)",
+            "dead-lettered \(stats.deadLettered)",
+            "\(stats.inFlight)/\(stats.workers) workers busy",
+            "upstream p99 \(Self.milliseconds(stats.upstreamLatencyP99Ms))",
+        ].joined(separator: " · ")
+    }
+
+    private static func milliseconds(_ value: Double) -> String {
+        value < 10 ? "\((value * 10).rounded() / 10)ms" : "\(Int(value.rounded()))ms"
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import PLTrack
+
+/// The daemon's options as typed on the command line. Values stay text here: the library's
+/// ``ConfigurationResolver`` reads flags, environment and file with one set of rules, so an
+/// error reads the same wherever the value came from.
+struct DaemonOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Configuration file (TOML key = value lines). Default: $PLTRACKD_CONFIG, else /etc/pltrackd/pltrackd.toml if it exists.",
+            valueName: "path"))
+    var config: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Unix socket to listen on when not socket-activated. Default: $XDG_RUNTIME_DIR/pltrackd.sock, else /run/pltrackd/pltrackd.sock.",
+            valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Permission bits of the socket file, in octal. Default: 0660.", valueName: "mode"))
+    var socketMode: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Largest frame payload; a larger frame is answered frame_too_large and its connection closed. Default: 1MiB.",
+            valueName: "size"))
+    var maxFrameLength: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Most client connections served at once; more are answered 'overloaded' and closed. Default: 1024.",
+            valueName: "n"))
+    var maxConnections: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Longest a message waits for a newer one with the same request_id before dispatch (0 turns coalescing off). Default: 50ms.",
+            valueName: "duration"))
+    var coalesceWindow: String?
+
+    @Option(help: ArgumentHelp("Concurrent upstream requests. Default: 8.", valueName: "n"))
+    var workers: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Most messages held in the pipeline; when full, pltrackd stops reading from the clients that send more. Default: 100000.",
+            valueName: "n"))
+    var queueCapacity: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "PromptLayer base URL. Default: $PROMPTLAYER_BASE_URL, else https://api.promptlayer.com.", valueName: "url")
+    )
+    var upstream: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "File holding the PromptLayer API key. Without it: the systemd credential promptlayer-api-key, else $PROMPTLAYER_API_KEY; without any key, calls go to the outbox.",
+            valueName: "path"))
+    var apiKeyFile: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where calls are appended as JSON lines when no API key is configured. Default: pltrackd-outbox.jsonl.",
+            valueName: "path"))
+    var outbox: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where calls PromptLayer refused for good (4xx other than 408/429) are appended as JSON lines. Default: pltrackd-dead-letters.jsonl.",
+            valueName: "path"))
+    var deadLetter: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Ceiling of the first retry backoff; it doubles per attempt, with full jitter. Default: 100ms.",
+            valueName: "duration"))
+    var retryBase: String?
+
+    @Option(help: ArgumentHelp("Largest retry backoff. Default: 30s.", valueName: "duration"))
+    var retryCap: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Longest one upstream request may take before it is retried. Default: 30s.", valueName: "duration"))
+    var requestTimeout: String?
+
+    @Option(help: ArgumentHelp("How long a flush without timeout_ms waits. Default: 30s.", valueName: "duration"))
+    var flushTimeout: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "On SIGTERM, how long to keep delivering held messages. Default: 10s.", valueName: "duration"))
+    var drainTimeout: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Least severe log level written: trace, debug, info, notice, warning, error, critical. Default: info.",
+            valueName: "level"))
+    var logLevel: String?
+
+    /// The flags given, by setting name.
+    var flags: [String: String] {
+        let given: [(String, String?)] = [
+            ("socket", self.socket), ("socket-mode", self.socketMode), ("max-frame-length", self.maxFrameLength),
+            ("max-connections", self.maxConnections), ("coalesce-window", self.coalesceWindow),
+            ("workers", self.workers),
+            ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
+            ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
+            ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
+            ("flush-timeout", self.flushTimeout),
+            ("drain-timeout", self.drainTimeout), ("log-level", self.logLevel),
+        ]
+        return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
+    }
+
+    /// The resolver for these flags and this process's environment.
+    var resolver: ConfigurationResolver {
+        ConfigurationResolver(
+            flags: self.flags, environment: ProcessInfo.processInfo.environment, configPath: self.config)
+    }
+}
