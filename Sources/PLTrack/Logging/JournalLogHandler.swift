@@ -71,20 +71,13 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 
+    /// Sends the fields as one journal entry; each field gets its own C string, freed after.
     private static func send(_ fields: [String]) {
-        var storage = fields.map { Array($0.utf8) }
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(storage.count)
-        func build(_ index: Int) {
-            if index == storage.count {
-                _ = sd_journal_sendv(vectors, Int32(vectors.count))
-                return
-            }
-            storage[index].withUnsafeMutableBytes { bytes in
-                vectors.append(iovec(iov_base: bytes.baseAddress, iov_len: bytes.count))
-                build(index + 1)
-            }
+        let strings = fields.map { strdup($0) }
+        defer { strings.forEach { free($0) } }
+        let vectors = strings.map { string in
+            iovec(iov_base: UnsafeMutableRawPointer(string), iov_len: string.map { strlen($0) } ?? 0)
         }
-        build(0)
+        _ = vectors.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Glibc
+import NIOConcurrencyHelpers
+
+/// A `NOTIFY_SOCKET` stand-in: a Unix datagram socket that records every `sd_notify` message
+/// a daemon sends, with when it was read.
+public final class NotifyListener: Sendable {
+    /// One assignment, e.g. `READY=1` or `STATUS=…`.
+    public struct Message: Sendable {
+        public var text: String
+        public var receivedAt: ContinuousClock.Instant
+    }
+
+    public let path: String
+    private let descriptor: Int32
+    private let messages = NIOLockedValueBox<[Message]>([])
+
+    /// Binds a non-blocking datagram socket at `path`.
+    public init(path: String) throws {
+        try? FileManager.default.removeItem(atPath: path)
+        let descriptor = socket(
+            AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 {
+                buffer[index] = byte
+            }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard descriptor >= 0, bound == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        self.path = path
+        self.descriptor = descriptor
+    }
+
+    /// Everything received so far.
+    public var received: [Message] {
+        self.drain()
+        return self.messages.withLockedValue { $0 }
+    }
+
+    /// Waits (polling, bounded by `limit`) until `count` messages satisfy `predicate`; returns them.
+    @discardableResult
+    public func waitFor(
+        _ count: Int = 1,
+        limit: Duration = .seconds(120),
+        where predicate: (String) -> Bool
+    ) async throws -> [Message] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        while true {
+            let matching = self.received.filter { predicate($0.text) }
+            if matching.count >= count || clock.now > deadline {
+                return matching
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    public func close() {
+        _ = Glibc.close(self.descriptor)
+        try? FileManager.default.removeItem(atPath: self.path)
+    }
+
+    /// Reads every datagram waiting; each line of one becomes its own message.
+    private func drain() {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes {
+                recv(self.descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+            }
+            guard count > 0 else {
+                return
+            }
+            let now = ContinuousClock.now
+            let lines = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\n").map(String.init)
+            self.messages.withLockedValue { messages in
+                messages += lines.map { Message(text: $0, receivedAt: now) }
+            }
+        }
+    }
+}
