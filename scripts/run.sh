@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-packages.sh
-# Nothing beyond the Swift toolchain is needed yet; the list grows with the systemd work.
-ensure_packages ca-certificates
+ensure_packages libsystemd-dev pkg-config ca-certificates
 swift build --product pltrackd >&2
 exec .build/debug/pltrackd run "$@"

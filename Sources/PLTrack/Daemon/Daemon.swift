@@ -115,12 +115,39 @@ public final class Daemon: Service, Sendable {
     }
 
     /// The `stats` reply.
-    func statsReply(_ id: ReplyID?) -> Reply {
+    func statsReply(_ id: ReplyID?, format: StatsFormat) -> Reply {
         do {
-            return .okWith(id: id, name: "stats", json: try self.statsSnapshot().json())
+            switch format {
+            case .json:
+                return .okWith(id: id, name: "stats", json: try self.statsSnapshot().json())
+            case .prometheus:
+                return .okWith(id: id, name: "prometheus", json: JSONText.quoted(self.prometheusText()))
+            }
         } catch {
             return .error(id: id, ProtocolError(.invalidMessage, "stats could not be encoded: \(error)"))
         }
+    }
+
+    /// The counters in the Prometheus text format: the swift-metrics handles of ``DaemonStats``,
+    /// and the ledger and queues read from the pipeline at this moment.
+    public func prometheusText() -> String {
+        let snapshot = self.statsSnapshot()
+        let ledger: [(String, String, Double)] = [
+            ("pltrackd_accepted_total", "counter", Double(snapshot.accepted)),
+            ("pltrackd_delivered_total", "counter", Double(snapshot.delivered)),
+            ("pltrackd_dead_lettered_total", "counter", Double(snapshot.deadLettered)),
+            ("pltrackd_coalesced_total", "counter", Double(snapshot.coalesced)),
+            ("pltrackd_held", "gauge", Double(snapshot.held)),
+            ("pltrackd_queued", "gauge", Double(snapshot.queued)),
+            ("pltrackd_retrying", "gauge", Double(snapshot.retrying)),
+            ("pltrackd_in_flight", "gauge", Double(snapshot.inFlight)),
+            ("pltrackd_queue_capacity", "gauge", Double(snapshot.queueCapacity)),
+            ("pltrackd_workers", "gauge", Double(snapshot.workers)),
+            ("pltrackd_uptime_seconds", "gauge", snapshot.uptimeSeconds),
+        ]
+        return self.stats.registry.prometheusText(
+            extra: ledger.map { PrometheusSample(name: $0.0, type: $0.1, labels: [], value: $0.2) }
+        )
     }
 
     /// Stops accepting, delivers what it can within the drain timeout, then stops the workers.

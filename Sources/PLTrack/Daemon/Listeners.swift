@@ -54,7 +54,7 @@ extension Daemon {
                 maximumFrameLength: self.configuration.maximumFrameLength,
                 role: role,
                 live: self.live,
-                statsReply: { [self] id in self.statsReply(id) }
+                statsReply: { [self] id, format in self.statsReply(id, format: format) }
             ),
             logger: self.logger
         )

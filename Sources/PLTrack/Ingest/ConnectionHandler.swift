@@ -148,8 +148,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
         case .ping(let id):
             self.reply(.ok(id: id), context: context)
-        case .stats(let id):
-            self.reply(self.settings.statsReply(id), context: context)
+        case .stats(let id, let format):
+            self.reply(self.settings.statsReply(id, format), context: context)
         case .flush(let id, let timeout):
             let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.current.flushTimeout)
             let channel = context.channel

@@ -6,5 +6,5 @@ struct IngestSettings: Sendable {
     /// The reloadable settings (flush timeout, connection limit).
     var live: LiveConfiguration
     /// Builds the reply to a `stats` message.
-    var statsReply: @Sendable (ReplyID?) -> Reply
+    var statsReply: @Sendable (ReplyID?, StatsFormat) -> Reply
 }

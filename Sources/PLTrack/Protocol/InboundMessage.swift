@@ -4,8 +4,8 @@ import NIOCore
 public enum InboundMessage: Sendable, Equatable {
     /// A tracking call to forward upstream.
     case track(TrackMessage)
-    /// Asks for the daemon's counters.
-    case stats(id: ReplyID?)
+    /// Asks for the daemon's counters, as a JSON object or as Prometheus text.
+    case stats(id: ReplyID?, format: StatsFormat)
     /// Asks for a reply, to check the daemon is there (and, on one connection, that every
     /// earlier frame has been read).
     case ping(id: ReplyID?)
@@ -16,9 +16,17 @@ public enum InboundMessage: Sendable, Equatable {
     public var replyID: ReplyID? {
         switch self {
         case .track(let message): message.replyID
-        case .stats(let id), .ping(let id), .flush(let id, _): id
+        case .stats(let id, _), .ping(let id), .flush(let id, _): id
         }
     }
+}
+
+/// How a `stats` reply carries the counters.
+public enum StatsFormat: String, Sendable, Equatable, CaseIterable {
+    /// `"stats": {…}`, a JSON object.
+    case json
+    /// `"prometheus": "…"`, the Prometheus text exposition format.
+    case prometheus
 }
 
 /// One PromptLayer tracking call, ready to send upstream.

@@ -61,6 +61,17 @@ struct MessageFields {
         return value
     }
 
+    /// The optional `format` of a `stats` message: `json` (the default) or `prometheus`.
+    func statsFormat() throws(ProtocolError) -> StatsFormat {
+        guard let member = self.member("format"), member.kind != .null else {
+            return .json
+        }
+        guard case .string(let value) = member.kind, let format = StatsFormat(rawValue: value.text) else {
+            throw .invalidMessage("field \"format\" must be \"json\" or \"prometheus\"")
+        }
+        return format
+    }
+
     /// The value of an integer literal, or `nil` when it does not fit in a signed 64-bit integer.
     func int64(_ text: JSONIntegerText) -> Int64? {
         Int64(String(decoding: self.bytes[text.range], as: UTF8.self))

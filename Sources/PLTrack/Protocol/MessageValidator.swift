@@ -60,7 +60,7 @@ public struct MessageValidator: Sendable {
         case TrackKind.prompt.rawValue:
             return .track(try TrackPromptRules.validate(fields, replyID: replyID, payload: payload))
         case "stats":
-            return .stats(id: replyID)
+            return .stats(id: replyID, format: try fields.statsFormat())
         case "ping":
             return .ping(id: replyID)
         case "flush":

@@ -1,96 +1,141 @@
-import Histogram
+import CoreMetrics
 import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
-/// The counters fed by ingest and dispatch. The pipeline's own ledger lives in ``Pipeline``;
-/// ``StatsSnapshot`` joins the two.
+/// The counters fed by ingest and dispatch, as swift-metrics handles backed by one
+/// ``StatsRegistry``. The pipeline's ledger lives in ``Pipeline``; ``StatsSnapshot`` and the
+/// Prometheus text join the two.
 public final class DaemonStats: Sendable {
     let startedAt: NIODeadline
-    let connectionsOpen = Atomic<Int>(0)
-    let connectionsTotal = Atomic<Int>(0)
-    let connectionsRefused = Atomic<Int>(0)
-    let framesReceived = Atomic<Int>(0)
-    let bytesReceived = Atomic<Int>(0)
-    let backpressurePauses = Atomic<Int>(0)
-    let slowReaderPauses = Atomic<Int>(0)
-    let upstreamRequests = Atomic<Int>(0)
-    let upstreamFailures = Atomic<Int>(0)
-    let retries = Atomic<Int>(0)
-    let deadLetterWriteFailures = Atomic<Int>(0)
-    private let rejections = NIOLockedValueBox<[ProtocolError.Code: Int]>([:])
-    /// Upstream latency in microseconds.
-    private let latency = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 3_600_000_000))
+    let registry = StatsRegistry()
+    private let connectionsOpen: Meter
+    private let connectionsTotal: Counter
+    private let connectionsRefused: Counter
+    private let framesReceived: Counter
+    private let bytesReceived: Counter
+    private let backpressurePauses: Counter
+    private let slowReaderPauses: Counter
+    private let upstreamRequests: Counter
+    private let upstreamFailures: Counter
+    private let retries: Counter
+    private let deadLetterWriteFailures: Counter
+    private let rejections: [ProtocolError.Code: Counter]
+    private let latency: Timer
+    /// Serialises the connection limit check, so the limit is exact under concurrent accepts.
+    private let connectionLimit = NIOLock()
 
     public init(startedAt: NIODeadline = .now()) {
         self.startedAt = startedAt
+        let registry = self.registry
+        self.connectionsOpen = Meter(label: Names.connectionsOpen, factory: registry)
+        self.connectionsTotal = Counter(label: Names.connectionsTotal, factory: registry)
+        self.connectionsRefused = Counter(label: Names.connectionsRefused, factory: registry)
+        self.framesReceived = Counter(label: Names.framesReceived, factory: registry)
+        self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
+        self.backpressurePauses = Counter(label: Names.backpressurePauses, factory: registry)
+        self.slowReaderPauses = Counter(label: Names.slowReaderPauses, factory: registry)
+        self.upstreamRequests = Counter(label: Names.upstreamRequests, factory: registry)
+        self.upstreamFailures = Counter(label: Names.upstreamFailures, factory: registry)
+        self.retries = Counter(label: Names.retries, factory: registry)
+        self.deadLetterWriteFailures = Counter(label: Names.deadLetterWriteFailures, factory: registry)
+        self.rejections = Dictionary(
+            uniqueKeysWithValues: ProtocolError.Code.allCases.map {
+                ($0, Counter(label: Names.rejected, dimensions: [("code", $0.rawValue)], factory: registry))
+            }
+        )
+        self.latency = Timer(label: Names.upstreamLatency, factory: registry)
+    }
+
+    /// The metric names, as Prometheus shows them.
+    enum Names {
+        static let connectionsOpen = "pltrackd_connections_open"
+        static let connectionsTotal = "pltrackd_connections_total"
+        static let connectionsRefused = "pltrackd_connections_refused_total"
+        static let framesReceived = "pltrackd_frames_received_total"
+        static let bytesReceived = "pltrackd_bytes_received_total"
+        static let backpressurePauses = "pltrackd_backpressure_pauses_total"
+        static let slowReaderPauses = "pltrackd_slow_reader_pauses_total"
+        static let upstreamRequests = "pltrackd_upstream_requests_total"
+        static let upstreamFailures = "pltrackd_upstream_failures_total"
+        static let retries = "pltrackd_retries_total"
+        static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
+        static let rejected = "pltrackd_rejected_total"
+        static let upstreamLatency = "pltrackd_upstream_latency_seconds"
     }
 
     /// Counts a connection if it is within `limit`; returns `false` (and counts the refusal) if not.
     func openConnection(limit: Int) -> Bool {
-        let open = self.connectionsOpen.add(1, ordering: .relaxed).newValue
-        guard open <= limit else {
-            self.connectionsOpen.subtract(1, ordering: .relaxed)
-            self.connectionsRefused.add(1, ordering: .relaxed)
-            return false
+        self.connectionLimit.withLock {
+            guard self.registry.meter(Names.connectionsOpen) < Double(limit) else {
+                self.connectionsRefused.increment()
+                return false
+            }
+            self.connectionsOpen.increment()
+            self.connectionsTotal.increment()
+            return true
         }
-        self.connectionsTotal.add(1, ordering: .relaxed)
-        return true
     }
 
     func closeConnection() {
-        self.connectionsOpen.subtract(1, ordering: .relaxed)
+        self.connectionLimit.withLock { self.connectionsOpen.decrement() }
     }
 
     func frameReceived(bytes: Int) {
-        self.framesReceived.add(1, ordering: .relaxed)
-        self.bytesReceived.add(bytes + 4, ordering: .relaxed)
+        self.framesReceived.increment()
+        self.bytesReceived.increment(by: bytes + 4)
     }
 
     func backpressurePaused() {
-        self.backpressurePauses.add(1, ordering: .relaxed)
+        self.backpressurePauses.increment()
     }
 
     func slowReaderPaused() {
-        self.slowReaderPauses.add(1, ordering: .relaxed)
+        self.slowReaderPauses.increment()
     }
 
     /// Counts one upstream attempt; `reachedServer` is false when no HTTP answer came.
     func upstreamAttempted(reachedServer: Bool) {
-        self.upstreamRequests.add(1, ordering: .relaxed)
+        self.upstreamRequests.increment()
         if !reachedServer {
-            self.upstreamFailures.add(1, ordering: .relaxed)
+            self.upstreamFailures.increment()
         }
     }
 
     func retryScheduled() {
-        self.retries.add(1, ordering: .relaxed)
+        self.retries.increment()
     }
 
     func deadLetterWriteFailed() {
-        self.deadLetterWriteFailures.add(1, ordering: .relaxed)
+        self.deadLetterWriteFailures.increment()
     }
 
     func rejected(_ code: ProtocolError.Code) {
-        self.rejections.withLockedValue { $0[code, default: 0] += 1 }
+        self.rejections[code]?.increment()
     }
 
     func recordLatency(_ elapsed: TimeAmount) {
-        let microseconds = UInt64(max(elapsed.nanoseconds / 1000, 0))
-        _ = self.latency.withLockedValue { $0.record(microseconds) }
+        self.latency.recordNanoseconds(elapsed.nanoseconds)
     }
+
+    // MARK: Reading
+
+    func count(_ name: String) -> Int {
+        Int(self.registry.counter(name))
+    }
+
+    var openConnections: Int { Int(self.registry.meter(Names.connectionsOpen)) }
 
     /// The rejection counts by code, every code present.
     var rejectionsByCode: [String: Int] {
-        let counts = self.rejections.withLockedValue { $0 }
-        return Dictionary(
-            uniqueKeysWithValues: ProtocolError.Code.allCases.map { ($0.rawValue, counts[$0, default: 0]) })
+        Dictionary(
+            uniqueKeysWithValues: ProtocolError.Code.allCases.map {
+                ($0.rawValue, Int(self.registry.counter(Names.rejected, [("code", $0.rawValue)])))
+            }
+        )
     }
 
     /// Upstream latency at `percentile` (0–100), in milliseconds; 0 before any request.
     func latencyMilliseconds(atPercentile percentile: Double) -> Double {
-        self.latency.withLockedValue { histogram in
-            histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1000
-        }
+        self.registry.timer(Names.upstreamLatency)?.milliseconds(atPercentile: percentile) ?? 0
     }
 }

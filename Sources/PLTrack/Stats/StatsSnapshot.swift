@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import Synchronization
 
 /// Everything the `stats` message answers, as one consistent reading.
 public struct StatsSnapshot: Sendable, Codable, Equatable {
@@ -40,11 +39,11 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
 
     init(stats: DaemonStats, ledger: Ledger, occupancy: PipelineOccupancy, workers: Int, now: NIODeadline = .now()) {
         self.uptimeSeconds = Double((now - stats.startedAt).nanoseconds / 1_000_000) / 1000
-        self.connectionsOpen = stats.connectionsOpen.load(ordering: .relaxed)
-        self.connectionsTotal = stats.connectionsTotal.load(ordering: .relaxed)
-        self.connectionsRefused = stats.connectionsRefused.load(ordering: .relaxed)
-        self.framesReceived = stats.framesReceived.load(ordering: .relaxed)
-        self.bytesReceived = stats.bytesReceived.load(ordering: .relaxed)
+        self.connectionsOpen = stats.openConnections
+        self.connectionsTotal = stats.count(DaemonStats.Names.connectionsTotal)
+        self.connectionsRefused = stats.count(DaemonStats.Names.connectionsRefused)
+        self.framesReceived = stats.count(DaemonStats.Names.framesReceived)
+        self.bytesReceived = stats.count(DaemonStats.Names.bytesReceived)
         self.accepted = ledger.accepted
         self.rejected = stats.rejectionsByCode
         self.coalesced = ledger.coalesced
@@ -55,14 +54,14 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.delivered = ledger.delivered
         self.deadLettered = ledger.deadLettered
         self.ledgerBalances = ledger.balances
-        self.retries = stats.retries.load(ordering: .relaxed)
-        self.upstreamRequests = stats.upstreamRequests.load(ordering: .relaxed)
-        self.upstreamFailures = stats.upstreamFailures.load(ordering: .relaxed)
+        self.retries = stats.count(DaemonStats.Names.retries)
+        self.upstreamRequests = stats.count(DaemonStats.Names.upstreamRequests)
+        self.upstreamFailures = stats.count(DaemonStats.Names.upstreamFailures)
         self.upstreamLatencyP50Ms = stats.latencyMilliseconds(atPercentile: 50)
         self.upstreamLatencyP99Ms = stats.latencyMilliseconds(atPercentile: 99)
-        self.backpressurePauses = stats.backpressurePauses.load(ordering: .relaxed)
-        self.slowReaderPauses = stats.slowReaderPauses.load(ordering: .relaxed)
-        self.deadLetterWriteFailures = stats.deadLetterWriteFailures.load(ordering: .relaxed)
+        self.backpressurePauses = stats.count(DaemonStats.Names.backpressurePauses)
+        self.slowReaderPauses = stats.count(DaemonStats.Names.slowReaderPauses)
+        self.deadLetterWriteFailures = stats.count(DaemonStats.Names.deadLetterWriteFailures)
         self.queueCapacity = occupancy.capacity
         self.workers = workers
     }

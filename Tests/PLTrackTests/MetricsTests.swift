@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import PLTrackTestSupport
+import Testing
+
+@testable import PLTrack
+
+/// The Prometheus view of the counters, and the journal log fields.
+struct MetricsTests {
+    @Test func prometheusTextCarriesTheSameCountersAsStats() async throws {
+        let daemon = try await DaemonHarness()
+        try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            try await client.send(#"{"type":"track.prompt","prompt_name":"p","request_id":1}"#)
+            _ = try await client.request("{bad")
+            #expect(try await client.flush()?["ok"] == .bool(true))
+        }
+        let outcome = try await ChildProcess(
+            BuildProducts.pltrackd, ["stats", "--format", "prometheus", "--socket", daemon.socketPath]
+        ).run()
+        #expect(outcome.status == 0)
+        let text = outcome.standardOutput
+        for line in [
+            "# TYPE pltrackd_accepted_total counter", "pltrackd_accepted_total 1", "pltrackd_delivered_total 1",
+            "pltrackd_frames_received_total 4",  // three above and the stats request itself
+            #"pltrackd_rejected_total{code="invalid_json"} 1"#,
+            #"pltrackd_rejected_total{code="frame_too_large"} 0"#, "# TYPE pltrackd_upstream_latency_seconds summary",
+            "pltrackd_upstream_latency_seconds_count 1", "pltrackd_held 0",
+        ] {
+            #expect(text.split(separator: "\n").contains { $0 == line }, "missing: \(line)")
+        }
+        // Every sample line is `name{labels} number`.
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            #expect(parts.count == 2 && Double(parts[1]) != nil, "\(line)")
+        }
+        try await daemon.stop()
+        daemon.removeFiles()
+    }
+
+    @Test func journalFieldsAreUpperCaseAndPrioritiesFollowSyslog() {
+        #expect(JournalLogHandler.fieldName("upstream_status") == "UPSTREAM_STATUS")
+        #expect(JournalLogHandler.fieldName("request-id") == "REQUEST_ID")
+        #expect(JournalLogHandler.priority(.error) == 3)
+        #expect(JournalLogHandler.priority(.info) == 6)
+        #expect(!JournalLogHandler.standardErrorIsJournal(environment: [:]))
+        #expect(!JournalLogHandler.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "1:2"]))
+    }
+}
