@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Runs a program to completion without blocking a Swift concurrency thread, capturing its
 /// output in files (so a chatty child can never fill a pipe and stall).
@@ -14,6 +15,9 @@ public struct ChildProcess: Sendable {
     public var arguments: [String]
     public var environment: [String: String]?
     public var currentDirectory: String?
+    /// Sets `JOURNAL_STREAM` to the device and inode of the child's standard error, as
+    /// systemd does when standard error is connected to the journal.
+    public var standardErrorIsJournal = false
 
     public init(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
@@ -57,6 +61,13 @@ public struct ChildProcess: Sendable {
             self.errorPath = base + ".err"
             _ = FileManager.default.createFile(atPath: self.outputPath, contents: nil)
             _ = FileManager.default.createFile(atPath: self.errorPath, contents: nil)
+            if child.standardErrorIsJournal {
+                var status = stat()
+                _ = stat(self.errorPath, &status)
+                var environment = child.environment ?? ProcessInfo.processInfo.environment
+                environment["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
+                process.environment = environment
+            }
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: self.outputPath))
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: self.errorPath))
             process.standardInput = FileHandle.nullDevice

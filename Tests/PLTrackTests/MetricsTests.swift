@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import PLTrackTestSupport
 import Testing
@@ -44,5 +45,51 @@ struct MetricsTests {
         #expect(JournalLogHandler.priority(.info) == 6)
         #expect(!JournalLogHandler.standardErrorIsJournal(environment: [:]))
         #expect(!JournalLogHandler.standardErrorIsJournal(environment: ["JOURNAL_STREAM": "1:2"]))
+    }
+
+    @Test func underTheJournalTheDaemonLogsStructuredFields() async throws {
+        // Stand in for journald at its socket, where sd_journal_sendv writes; only where no
+        // journald runs (as on CI machines), so a real journal is never touched.
+        let socketPath = "/run/systemd/journal/socket"
+        guard !FileManager.default.fileExists(atPath: socketPath) else {
+            return
+        }
+        try FileManager.default.createDirectory(atPath: "/run/systemd/journal", withIntermediateDirectories: true)
+        let journal = try NotifyListener(path: socketPath)
+        defer { journal.close() }
+        let upstream = try await FakeUpstream { _, _ in .init(status: 400) }
+        let directory = "/tmp/pltrackd-journal-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PROMPTLAYER_API_KEY"] = upstream.expectedAPIKey
+        var child = ChildProcess(
+            BuildProducts.pltrackd,
+            [
+                "--socket", directory + "/d.sock", "--upstream", upstream.baseURL, "--dead-letter",
+                directory + "/dl.jsonl",
+            ],
+            environment: environment,
+            currentDirectory: directory
+        )
+        child.standardErrorIsJournal = true
+        let daemon = try child.start()
+        try await CommandLineTests.waitForSocket(directory + "/d.sock")
+        try await TestClient.connect(to: directory + "/d.sock") { client async throws in
+            try await client.send(#"{"type":"track.prompt","prompt_name":"p","request_id":"req-77"}"#)
+            #expect(try await client.flush()?["ok"] == .bool(true))
+        }
+        daemon.signal(SIGTERM)
+        let outcome = await daemon.wait()
+        #expect(outcome.status == 0)
+        #expect(outcome.standardError.isEmpty, "logs went to standard error: \(outcome.standardError)")
+        let fields = journal.received.map(\.text)
+        #expect(fields.contains("MESSAGE=upstream refused a call; written to the dead letters"))
+        #expect(fields.contains("PLTRACKD_UPSTREAM_STATUS=400"))
+        #expect(fields.contains("PLTRACKD_REQUEST_ID=req-77"))
+        #expect(fields.contains("PRIORITY=4"))
+        #expect(fields.contains("SYSLOG_IDENTIFIER=pltrackd"))
+        #expect(!fields.contains { $0.contains(upstream.expectedAPIKey) })
+        await upstream.stop()
     }
 }

@@ -77,12 +77,20 @@ public struct WorkerPool: Sendable {
                 self.stats.deadLetterWriteFailed()
                 self.logger.error(
                     "could not write a dead letter; the call is lost",
-                    metadata: ["status": "\(status)", "error": "\(error)"]
+                    metadata: [
+                        "upstream_status": "\(status)",
+                        "request_id": "\(envelope.message.coalescingKey.requestID)",
+                        "error": "\(error)",
+                    ]
                 )
             }
             self.logger.warning(
                 "upstream refused a call; written to the dead letters",
-                metadata: ["status": "\(status)", "path": "\(envelope.message.kind.path)"]
+                metadata: [
+                    "upstream_status": "\(status)",
+                    "request_id": "\(envelope.message.coalescingKey.requestID)",
+                    "path": "\(envelope.message.kind.path)",
+                ]
             )
             self.pipeline.attemptFinished(envelope, .deadLettered)
         }

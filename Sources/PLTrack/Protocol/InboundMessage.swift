@@ -72,7 +72,14 @@ public struct CoalescingKey: Hashable, Sendable {
 }
 
 /// A PromptLayer `request_id`: the API accepts an integer or a string, and they are distinct.
-public enum RequestID: Hashable, Sendable {
+public enum RequestID: Hashable, Sendable, CustomStringConvertible {
     case integer(Int64)
     case string(String)
+
+    public var description: String {
+        switch self {
+        case .integer(let value): String(value)
+        case .string(let value): value
+        }
+    }
 }
