@@ -119,16 +119,7 @@ struct IngestTests {
         try await first.stop()
         // Leave a socket file nobody listens on, as a crashed daemon would.
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let bound = UnixSocketAddress.withAddress(of: path) { bind(fd, $0, $1) }
         #expect(bound == 0)
         close(fd)
         let second = try await DaemonHarness { $0.socketPath = path }

@@ -5,14 +5,14 @@ import Logging
 /// Logs natively to the systemd journal with `sd_journal_sendv(3)`: the message, a syslog
 /// `PRIORITY`, and each metadata entry as a field `PLTRACKD_<KEY>` (e.g. `PLTRACKD_REQUEST_ID`,
 /// `PLTRACKD_UPSTREAM_STATUS`), so `journalctl PLTRACKD_UPSTREAM_STATUS=429` finds them.
-public struct JournalLogHandler: LogHandler {
+public struct JournalLogHandler: LevelControlledLogHandler {
     public var metadata: Logger.Metadata = [:]
     private let label: String
-    private let level: LogLevelControl
+    let levelControl: LogLevelControl
 
     public init(label: String, level: LogLevelControl) {
         self.label = label
-        self.level = level
+        self.levelControl = level
     }
 
     /// Whether standard error is the journal stream systemd set up (`JOURNAL_STREAM=dev:inode`).
@@ -29,16 +29,6 @@ public struct JournalLogHandler: LogHandler {
         return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
     }
 
-    public var logLevel: Logger.Level {
-        get { self.level.current }
-        set { self.level.current = newValue }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { self.metadata[key] }
-        set { self.metadata[key] = newValue }
-    }
-
     public func log(event: LogEvent) {
         var fields = [
             "MESSAGE=\(event.message)",
@@ -49,7 +39,7 @@ public struct JournalLogHandler: LogHandler {
             "CODE_LINE=\(event.line)",
             "CODE_FUNC=\(event.function)",
         ]
-        for (key, value) in self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in self.mergedMetadata(event) {
             fields.append("PLTRACKD_\(Self.fieldName(key))=\(value)")
         }
         Self.send(fields)

@@ -25,36 +25,35 @@ final class StatsRegistry: MetricsFactory, Sendable {
     private let timers = NIOLockedValueBox<[Key: RegistryTimer]>([:])
 
     func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        self.counters.withLockedValue { counters in
-            let key = Key(label, dimensions)
-            if let counter = counters[key] { return counter }
-            let counter = RegistryCounter()
-            counters[key] = counter
-            return counter
-        }
+        Self.handler(in: self.counters, for: Key(label, dimensions), make: RegistryCounter.init)
     }
 
     func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
-        self.meters.withLockedValue { meters in
-            let key = Key(label, dimensions)
-            if let meter = meters[key] { return meter }
-            let meter = RegistryMeter()
-            meters[key] = meter
-            return meter
-        }
+        Self.handler(in: self.meters, for: Key(label, dimensions), make: RegistryMeter.init)
     }
 
     func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-        self.makeMeter(label: label, dimensions: dimensions) as? RegistryMeter ?? RegistryMeter()
+        Self.handler(in: self.meters, for: Key(label, dimensions), make: RegistryMeter.init)
     }
 
     func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        self.timers.withLockedValue { timers in
-            let key = Key(label, dimensions)
-            if let timer = timers[key] { return timer }
-            let timer = RegistryTimer()
-            timers[key] = timer
-            return timer
+        Self.handler(in: self.timers, for: Key(label, dimensions), make: RegistryTimer.init)
+    }
+
+    /// The handler registered under `key`, created on first use: handles with the same label
+    /// and dimensions share one value.
+    private static func handler<Handler>(
+        in handlers: NIOLockedValueBox<[Key: Handler]>,
+        for key: Key,
+        make: () -> Handler
+    ) -> Handler {
+        handlers.withLockedValue { handlers in
+            if let existing = handlers[key] {
+                return existing
+            }
+            let created = make()
+            handlers[key] = created
+            return created
         }
     }
 
