@@ -96,6 +96,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "How long a message is retried before it is dead-lettered with the reason 'expired'. Default: 24h.",
+            valueName: "duration"))
+    var maxAge: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Least severe log level written: trace, debug, info, notice, warning, error, critical. Default: info.",
             valueName: "level"))
     var logLevel: String?
@@ -110,7 +116,7 @@ struct DaemonOptions: ParsableArguments {
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),
-            ("drain-timeout", self.drainTimeout), ("log-level", self.logLevel),
+            ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge), ("log-level", self.logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -163,6 +163,26 @@ struct DeliveryTests {
         daemon.removeFiles()
     }
 
+    @Test func aCallRetriedPastItsMaximumAgeIsDeadLetteredAsExpired() async throws {
+        let upstream = try await FakeUpstream { _, _ in .init(status: 503, body: "down for maintenance") }
+        let daemon = try await DaemonHarness(upstream: upstream) { $0.maximumAge = .milliseconds(200) }
+        try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            try await client.send(Self.prompt(5))
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            let stats = try await client.stats()
+            #expect(stats?["dead_lettered"]?.integer == 1)
+            #expect(stats?["held"]?.integer == 0)
+        }
+        let letters = try daemon.jsonLines(daemon.daemon.configuration.deadLetterPath)
+        #expect(letters.first?["reason"]?.string == "expired")
+        #expect(letters.first?["status"]?.integer == 503)
+        #expect(letters.first?["response"]?.string == "down for maintenance")
+        #expect((letters.first?["attempts"]?.integer ?? 0) >= 1)
+        try await daemon.stop()
+        await upstream.stop()
+        daemon.removeFiles()
+    }
+
     @Test func withoutAKeyEveryCallLandsInTheOutbox() async throws {
         let daemon = try await DaemonHarness()
         try await TestClient.connect(to: daemon.socketPath) { client async throws in

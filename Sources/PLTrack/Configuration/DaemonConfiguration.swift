@@ -37,6 +37,8 @@ public struct DaemonConfiguration: Sendable {
     public var flushTimeout: Duration = .seconds(30)
     /// How long a stop waits for held calls to be delivered (`--drain-timeout`).
     public var drainTimeout: Duration = .seconds(10)
+    /// How long a call is retried before it is dead-lettered as `expired` (`--max-age`).
+    public var maximumAge: Duration = .seconds(86_400)
     /// The least severe level logged (`--log-level`).
     public var logLevel: Logger.Level = .info
 

@@ -37,6 +37,7 @@ public enum Settings {
         .duration("request-timeout", \.requestTimeout, reloadable: false),
         .duration("flush-timeout", \.flushTimeout, reloadable: true),
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
+        .duration("max-age", \.maximumAge, reloadable: true),
         Setting(name: "log-level", aliases: [], isReloadable: true) { text, configuration in
             guard let level = Logger.Level(rawValue: text) else {
                 return "\"\(text)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))"

@@ -61,38 +61,53 @@ public struct WorkerPool: Sendable {
             self.stats.upstreamAttempted(reachedServer: true)
             self.stats.recordLatency(.now() - started)
         }
-        let retryPolicy = self.live.current.retryPolicy
-        switch retryPolicy.classify(response) {
+        let configuration = self.live.current
+        switch configuration.retryPolicy.classify(response) {
         case .delivered:
             self.pipeline.attemptFinished(envelope, .delivered)
         case .retry(let notBefore):
+            let age = NIODeadline.now() - envelope.acceptedAt
+            guard age < TimeAmount(configuration.maximumAge) else {
+                let (status, body) = Self.statusAndBody(of: response)
+                self.deadLetter(envelope, status: status, response: body, reason: "expired")
+                return
+            }
             self.stats.retryScheduled()
-            let delay = retryPolicy.backoff(
+            let delay = configuration.retryPolicy.backoff(
                 afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
             self.pipeline.attemptFinished(envelope, .retry(at: .now() + TimeAmount(delay)))
         case .deadLetter(let status, let body):
-            do {
-                try self.deadLetters.record(envelope, status: status, response: body, reason: "rejected")
-            } catch {
-                self.stats.deadLetterWriteFailed()
-                self.logger.error(
-                    "could not write a dead letter; the call is lost",
-                    metadata: [
-                        "upstream_status": "\(status)",
-                        "request_id": "\(envelope.message.coalescingKey.requestID)",
-                        "error": "\(error)",
-                    ]
-                )
-            }
-            self.logger.warning(
-                "upstream refused a call; written to the dead letters",
-                metadata: [
-                    "upstream_status": "\(status)",
-                    "request_id": "\(envelope.message.coalescingKey.requestID)",
-                    "path": "\(envelope.message.kind.path)",
-                ]
+            self.deadLetter(envelope, status: status, response: body, reason: "rejected")
+        }
+    }
+
+    /// Writes `envelope` to the dead letters with `reason` (`rejected` for a final refusal,
+    /// `expired` past `--max-age`) and records its outcome.
+    private func deadLetter(_ envelope: Envelope, status: Int, response: String, reason: String) {
+        let metadata: Logger.Metadata = [
+            "upstream_status": "\(status)",
+            "request_id": "\(envelope.message.coalescingKey.requestID)",
+            "path": "\(envelope.message.kind.path)",
+            "reason": "\(reason)",
+        ]
+        do {
+            try self.deadLetters.record(envelope, status: status, response: response, reason: reason)
+            self.logger.warning("a call was given up; written to the dead letters", metadata: metadata)
+        } catch {
+            self.stats.deadLetterWriteFailed()
+            self.logger.error(
+                "could not write a dead letter; the call is lost",
+                metadata: metadata.merging(["error": "\(error)"]) { $1 }
             )
-            self.pipeline.attemptFinished(envelope, .deadLettered)
+        }
+        self.pipeline.attemptFinished(envelope, .deadLettered)
+    }
+
+    /// The status and body of the last answer, or 0 and the failure for no answer.
+    private static func statusAndBody(of response: UpstreamResponse) -> (Int, String) {
+        switch response {
+        case .answered(let status, _, let body): (status, body)
+        case .failed(let reason): (0, reason)
         }
     }
 }

@@ -1,0 +1,144 @@
+import NIOCore
+
+/// One record of a spool segment.
+///
+/// On disk: a 4-byte big-endian payload length N, a 4-byte big-endian CRC-32C of the type
+/// byte and the payload, the type byte, then N bytes of payload. A record whose length runs
+/// past the end of the file, or whose checksum does not match, marks the damage point.
+enum SpoolRecord: Equatable {
+    /// A message taken in: its sequence number, when it was accepted (milliseconds since the
+    /// Unix epoch), its kind, its request id and its upstream body.
+    case accepted(SpooledMessage)
+    /// The message with this sequence number reached a final outcome and need not be replayed.
+    case resolved(sequence: UInt64)
+
+    static let headerLength = 9
+    private static let acceptedType: UInt8 = 1
+    private static let resolvedType: UInt8 = 2
+
+    /// Appends the record, header and all, to `buffer`.
+    func write(to buffer: inout ByteBuffer) {
+        var payload = ByteBuffer()
+        let type: UInt8
+        switch self {
+        case .accepted(let message):
+            type = Self.acceptedType
+            message.write(to: &payload)
+        case .resolved(let sequence):
+            type = Self.resolvedType
+            payload.writeInteger(sequence)
+        }
+        let checksum = CRC32C.checksum(payload.readableBytesView, continuing: CRC32C.checksum([type]))
+        buffer.writeInteger(UInt32(payload.readableBytes))
+        buffer.writeInteger(checksum)
+        buffer.writeInteger(type)
+        buffer.writeImmutableBuffer(payload)
+    }
+
+    /// What reading one record from the front of `buffer` found.
+    enum ReadResult: Equatable {
+        case record(SpoolRecord)
+        /// Nothing left: a clean end.
+        case end
+        /// The bytes from here on are not a whole, intact record.
+        case damaged(reason: String)
+    }
+
+    /// Reads one record, consuming it; on damage, consumes nothing.
+    static func read(from buffer: inout ByteBuffer) -> ReadResult {
+        guard buffer.readableBytes > 0 else {
+            return .end
+        }
+        guard buffer.readableBytes >= Self.headerLength,
+            let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
+            let checksum = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt32.self),
+            let type = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt8.self)
+        else {
+            return .damaged(reason: "a record header is cut off")
+        }
+        guard let payload = buffer.getSlice(at: buffer.readerIndex + Self.headerLength, length: Int(length)) else {
+            return .damaged(reason: "a record of \(length) bytes is cut off")
+        }
+        guard CRC32C.checksum(payload.readableBytesView, continuing: CRC32C.checksum([type])) == checksum else {
+            return .damaged(reason: "a record's checksum does not match")
+        }
+        var body = payload
+        let record: SpoolRecord?
+        switch type {
+        case Self.acceptedType:
+            record = SpooledMessage.read(from: &body).map { .accepted($0) }
+        case Self.resolvedType:
+            record = body.readInteger(as: UInt64.self).map { .resolved(sequence: $0) }
+        default:
+            record = nil
+        }
+        guard let record else {
+            return .damaged(reason: "a record of unknown type \(type) or malformed payload")
+        }
+        buffer.moveReaderIndex(forwardBy: Self.headerLength + Int(length))
+        return .record(record)
+    }
+}
+
+/// A tracking call as the spool keeps it.
+struct SpooledMessage: Equatable {
+    var sequence: UInt64
+    var acceptedAtMilliseconds: Int64
+    var kind: TrackKind
+    var requestID: RequestID
+    var body: ByteBuffer
+
+    func write(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(self.sequence)
+        buffer.writeInteger(self.acceptedAtMilliseconds)
+        Self.writeString(self.kind.rawValue, to: &buffer)
+        switch self.requestID {
+        case .integer(let value):
+            buffer.writeInteger(UInt8(0))
+            buffer.writeInteger(value)
+        case .string(let value):
+            buffer.writeInteger(UInt8(1))
+            Self.writeString(value, to: &buffer)
+        }
+        buffer.writeInteger(UInt32(self.body.readableBytes))
+        buffer.writeImmutableBuffer(self.body)
+    }
+
+    static func read(from buffer: inout ByteBuffer) -> SpooledMessage? {
+        guard let sequence = buffer.readInteger(as: UInt64.self),
+            let acceptedAt = buffer.readInteger(as: Int64.self),
+            let kindName = Self.readString(from: &buffer), let kind = TrackKind(rawValue: kindName),
+            let requestKind = buffer.readInteger(as: UInt8.self)
+        else {
+            return nil
+        }
+        let requestID: RequestID
+        switch requestKind {
+        case 0:
+            guard let value = buffer.readInteger(as: Int64.self) else { return nil }
+            requestID = .integer(value)
+        case 1:
+            guard let value = Self.readString(from: &buffer) else { return nil }
+            requestID = .string(value)
+        default:
+            return nil
+        }
+        guard let length = buffer.readInteger(as: UInt32.self), let body = buffer.readSlice(length: Int(length)),
+            buffer.readableBytes == 0
+        else {
+            return nil
+        }
+        return SpooledMessage(
+            sequence: sequence, acceptedAtMilliseconds: acceptedAt, kind: kind, requestID: requestID, body: body)
+    }
+
+    private static func writeString(_ value: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(value.utf8.count))
+        buffer.writeString(value)
+    }
+
+    private static func readString(from buffer: inout ByteBuffer) -> String? {
+        guard let length = buffer.readInteger(as: UInt32.self) else { return nil }
+        return buffer.readString(length: Int(length))
+    }
+}
