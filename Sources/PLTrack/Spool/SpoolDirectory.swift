@@ -1,0 +1,71 @@
+import Foundation
+import NIOCore
+
+/// Reads a spool directory back after a start: which messages are still undelivered, and what
+/// damage was found on the way.
+enum SpoolDirectory {
+    /// A segment file and its number.
+    struct Segment: Equatable {
+        var index: UInt64
+        var path: String
+    }
+
+    /// Damage found in one segment: its path, the byte offset, and why.
+    struct Damage: Equatable, CustomStringConvertible {
+        var path: String
+        var offset: Int
+        var reason: String
+
+        var description: String { "\(self.path) at byte \(self.offset): \(self.reason)" }
+    }
+
+    /// What a replay found.
+    struct Replay: Equatable {
+        /// Messages accepted and not resolved, in acceptance order.
+        var pending: [SpooledMessage]
+        /// Every segment read, oldest first.
+        var segments: [Segment]
+        var damage: [Damage]
+    }
+
+    static func path(ofSegment index: UInt64, in directory: String) -> String {
+        let hex = String(index, radix: 16)
+        return "\(directory)/segment-\(String(repeating: "0", count: max(0, 16 - hex.count)))\(hex).pltspool"
+    }
+
+    /// The segment files in `directory`, oldest first.
+    static func segments(in directory: String) -> [Segment] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { name -> Segment? in
+            guard name.hasPrefix("segment-"), name.hasSuffix(".pltspool"),
+                let index = UInt64(name.dropFirst("segment-".count).dropLast(".pltspool".count), radix: 16)
+            else {
+                return nil
+            }
+            return Segment(index: index, path: "\(directory)/\(name)")
+        }.sorted { $0.index < $1.index }
+    }
+
+    /// Reads every segment; damaged ones are read up to the damage, which is reported.
+    static func replay(_ directory: String) -> Replay {
+        let segments = Self.segments(in: directory)
+        var accepted: [UInt64: SpooledMessage] = [:]
+        var resolved = Set<UInt64>()
+        var damage: [Damage] = []
+        for segment in segments {
+            let contents = FileManager.default.contents(atPath: segment.path) ?? Data()
+            let replay = SegmentReplay.read(ByteBuffer(bytes: contents))
+            for record in replay.records {
+                switch record {
+                case .accepted(let message): accepted[message.sequence] = message
+                case .resolved(let sequence): resolved.insert(sequence)
+                }
+            }
+            if let found = replay.damage {
+                damage.append(Damage(path: segment.path, offset: found.offset, reason: found.reason))
+            }
+        }
+        let pending = accepted.values.filter { !resolved.contains($0.sequence) }.sorted { $0.sequence < $1.sequence }
+        return Replay(pending: pending, segments: segments, damage: damage)
+    }
+}

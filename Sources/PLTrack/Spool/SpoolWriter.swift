@@ -1,0 +1,101 @@
+import Glibc
+import NIOCore
+
+/// Appends spool records to segment files in a directory, and makes them durable on
+/// ``sync()``: one `fsync` covers every record written since the last, which is what lets
+/// acknowledgements be grouped behind a single disk flush.
+///
+/// Segments are named `segment-<16 hex digits>.pltspool`, start with the spool header, are
+/// created with mode 0600, and roll over to a new file past ``segmentBytes``.
+final class SpoolWriter {
+    /// Why the spool could not be written.
+    struct WriteError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let directory: String
+    let segmentBytes: Int
+    private(set) var segmentIndex: UInt64
+    private var descriptor: Int32 = -1
+    private var segmentSize = 0
+    private var unsynced = false
+
+    /// Opens a new segment after the highest one already in `directory`.
+    init(directory: String, segmentBytes: Int = 64 << 20) throws {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        self.segmentIndex = (SpoolDirectory.segments(in: directory).last?.index ?? 0)
+        try self.openNextSegment()
+    }
+
+    deinit {
+        if self.descriptor >= 0 {
+            close(self.descriptor)
+        }
+    }
+
+    /// The path of the segment being written.
+    var currentSegmentPath: String { SpoolDirectory.path(ofSegment: self.segmentIndex, in: self.directory) }
+
+    /// Appends `records` to the current segment (rolling over first if it is full).
+    func append(_ records: [SpoolRecord]) throws {
+        if self.segmentSize >= self.segmentBytes {
+            try self.sync()
+            close(self.descriptor)
+            self.descriptor = -1
+            try self.openNextSegment()
+        }
+        var buffer = ByteBuffer()
+        for record in records {
+            record.write(to: &buffer)
+        }
+        try self.write(buffer)
+        self.unsynced = true
+    }
+
+    /// Flushes everything appended so far to stable storage.
+    func sync() throws {
+        guard self.unsynced else {
+            return
+        }
+        guard fsync(self.descriptor) == 0 else {
+            throw WriteError(
+                description: "cannot fsync \(self.currentSegmentPath): \(String(cString: strerror(errno)))")
+        }
+        self.unsynced = false
+    }
+
+    private func openNextSegment() throws {
+        self.segmentIndex += 1
+        let path = self.currentSegmentPath
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw WriteError(
+                description: "cannot create the spool segment \(path): \(String(cString: strerror(errno)))")
+        }
+        self.descriptor = fd
+        self.segmentSize = 0
+        try self.write(SegmentReplay.header())
+        // The new file's name must survive a crash too.
+        let directoryDescriptor = open(self.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            _ = fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+        self.unsynced = true
+    }
+
+    private func write(_ buffer: ByteBuffer) throws {
+        var remaining = buffer
+        while remaining.readableBytes > 0 {
+            let written = remaining.withUnsafeReadableBytes { Glibc.write(self.descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(
+                    description: "cannot write \(self.currentSegmentPath): \(String(cString: strerror(errno)))")
+            }
+            remaining.moveReaderIndex(forwardBy: written)
+            self.segmentSize += written
+        }
+    }
+}
