@@ -1,4 +1,5 @@
 import ArgumentParser
+import PLTrack
 
 /// `pltrackd`: the daemon and its two small clients.
 @main
@@ -12,7 +13,7 @@ struct PLTrackCommand: AsyncParsableCommand {
             a bounded pool of workers, retrying with backoff. Without an API key it appends every \
             call to a local outbox file instead. The wire protocol is described in protocol/SPEC.md.
             """,
-        version: "0.1.0",
+        version: PLTrackVersion.current,
         subcommands: [RunCommand.self, CheckConfigCommand.self, StatsCommand.self, SendCommand.self],
         defaultSubcommand: RunCommand.self
     )
