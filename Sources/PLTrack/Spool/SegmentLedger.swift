@@ -1,0 +1,55 @@
+/// Which spool segments still hold messages without a final outcome, so that a segment is
+/// deleted as soon as every message in it is delivered, dead-lettered or coalesced.
+///
+/// A synchronous state machine: events in, segments to delete out. The segment being written
+/// is never deleted, even when everything in it is resolved; it goes when it is rolled over.
+struct SegmentLedger: Equatable {
+    /// The segment new records go to.
+    private(set) var current: UInt64
+    /// Unresolved messages per segment that still has some, or is current.
+    private var unresolved: [UInt64: Int]
+    /// The segment each unresolved message was written to.
+    private var segmentOfMessage: [UInt64: UInt64] = [:]
+
+    init(current: UInt64) {
+        self.current = current
+        self.unresolved = [current: 0]
+    }
+
+    /// Messages written and not yet resolved.
+    var pendingMessages: Int { self.segmentOfMessage.count }
+
+    /// Segments still kept, oldest first.
+    var liveSegments: [UInt64] { self.unresolved.keys.sorted() }
+
+    /// A message was written to the current segment.
+    mutating func written(sequence: UInt64) {
+        self.segmentOfMessage[sequence] = self.current
+        self.unresolved[self.current, default: 0] += 1
+    }
+
+    /// A message reached its final outcome; returns the segments that can now be deleted.
+    mutating func resolved(sequence: UInt64) -> [UInt64] {
+        guard let segment = self.segmentOfMessage.removeValue(forKey: sequence) else {
+            return []
+        }
+        self.unresolved[segment, default: 1] -= 1
+        return self.collect(segment)
+    }
+
+    /// Writing moved on to `segment`; returns the segments that can now be deleted.
+    mutating func rolled(to segment: UInt64) -> [UInt64] {
+        let previous = self.current
+        self.current = segment
+        self.unresolved[segment] = 0
+        return self.collect(previous)
+    }
+
+    private mutating func collect(_ segment: UInt64) -> [UInt64] {
+        guard segment != self.current, self.unresolved[segment] == 0 else {
+            return []
+        }
+        self.unresolved[segment] = nil
+        return [segment]
+    }
+}
