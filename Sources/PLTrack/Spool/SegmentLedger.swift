@@ -1,8 +1,11 @@
-/// Which spool segments still hold messages without a final outcome, so that a segment is
-/// deleted as soon as every message in it is delivered, dead-lettered or coalesced.
+/// Which spool segments still hold messages without a final outcome, so that segments are
+/// deleted once every message in them is delivered, dead-lettered or coalesced.
 ///
-/// A synchronous state machine: events in, segments to delete out. The segment being written
-/// is never deleted, even when everything in it is resolved; it goes when it is rolled over.
+/// Segments go oldest first only: a segment also holds the `resolved` records of messages
+/// written to older segments, and deleting it while one of those is still on disk would bring
+/// that message back on replay. The segment being written is never deleted.
+///
+/// A synchronous state machine: events in, segments to delete out.
 struct SegmentLedger: Equatable {
     /// The segment new records go to.
     private(set) var current: UInt64
@@ -34,22 +37,26 @@ struct SegmentLedger: Equatable {
             return []
         }
         self.unresolved[segment, default: 1] -= 1
-        return self.collect(segment)
+        return self.collectResolvedPrefix()
     }
 
     /// Writing moved on to `segment`; returns the segments that can now be deleted.
     mutating func rolled(to segment: UInt64) -> [UInt64] {
-        let previous = self.current
         self.current = segment
         self.unresolved[segment] = 0
-        return self.collect(previous)
+        return self.collectResolvedPrefix()
     }
 
-    private mutating func collect(_ segment: UInt64) -> [UInt64] {
-        guard segment != self.current, self.unresolved[segment] == 0 else {
-            return []
+    /// Removes and returns the oldest segments, in order, while they hold nothing unresolved.
+    private mutating func collectResolvedPrefix() -> [UInt64] {
+        var deletable: [UInt64] = []
+        for segment in self.unresolved.keys.sorted() {
+            guard segment != self.current, self.unresolved[segment] == 0 else {
+                break
+            }
+            self.unresolved[segment] = nil
+            deletable.append(segment)
         }
-        self.unresolved[segment] = nil
-        return [segment]
+        return deletable
     }
 }

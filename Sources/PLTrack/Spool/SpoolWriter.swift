@@ -37,13 +37,18 @@ final class SpoolWriter {
     /// The path of the segment being written.
     var currentSegmentPath: String { SpoolDirectory.path(ofSegment: self.segmentIndex, in: self.directory) }
 
-    /// Appends `records` to the current segment (rolling over first if it is full).
-    func append(_ records: [SpoolRecord]) throws {
+    /// Appends `records` to the current segment (rolling over first if it is full); returns
+    /// the bytes written, a new segment's header included.
+    @discardableResult
+    func append(_ records: [SpoolRecord]) throws -> Int {
+        let sizeBefore = self.segmentSize
+        var rolledOver = 0
         if self.segmentSize >= self.segmentBytes {
             try self.sync()
             close(self.descriptor)
             self.descriptor = -1
             try self.openNextSegment()
+            rolledOver = sizeBefore
         }
         var buffer = ByteBuffer()
         for record in records {
@@ -51,6 +56,7 @@ final class SpoolWriter {
         }
         try self.write(buffer)
         self.unsynced = true
+        return self.segmentSize - sizeBefore + rolledOver
     }
 
     /// Flushes everything appended so far to stable storage.
