@@ -26,7 +26,7 @@ public final class DaemonHarness: Sendable {
         configure(&configuration)
         var logger = Logger(label: "pltrackd-test")
         logger.logLevel = logLevel
-        let daemon = Daemon(configuration: configuration, logger: logger, environment: [:])
+        let daemon = try Daemon(configuration: configuration, logger: logger, environment: [:])
         let group = ServiceGroup(configuration: .init(services: [.init(service: daemon)], logger: logger))
         self.directory = directory
         self.daemon = daemon

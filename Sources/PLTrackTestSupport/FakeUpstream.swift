@@ -58,9 +58,13 @@ public final class FakeUpstream: Sendable {
     private let script: Script
     private let record = NIOLockedValueBox(Record())
     private let channel: any Channel
+    /// The port it listens on, kept after ``stop()`` so a test can point at the dead port.
+    public let port: Int
 
-    /// Starts a server on 127.0.0.1 at a free port.
+    /// Starts a server on 127.0.0.1 at `port`, or at a free port when it is 0 (a test that
+    /// stops one server and starts another on its port stands for an upstream that was down).
     public init(
+        port: Int = 0,
         expectedAPIKey: String = "test-key-\(UInt32.random(in: 0...UInt32.max))",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         script: @escaping Script = { _, _ in .success }
@@ -79,15 +83,14 @@ public final class FakeUpstream: Sendable {
                     try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(upstream: upstream))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: "127.0.0.1", port: port)
             .get()
+        self.port = self.channel.localAddress?.port ?? port
         box.withLockedValue { $0 = self }
     }
 
     /// `http://127.0.0.1:PORT`.
-    public var baseURL: String {
-        "http://127.0.0.1:\(self.channel.localAddress?.port ?? 0)"
-    }
+    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
 
     /// Every request received, in arrival order.
     public var requests: [Request] { self.record.withLockedValue { $0.all } }

@@ -102,6 +102,27 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Directory of the spool, where every accepted message is kept until delivered or dead-lettered, so a crash or stop loses nothing. Default: $STATE_DIRECTORY (the unit's StateDirectory=, /var/lib/pltrackd); without either, no spool, and a stop loses what is undelivered.",
+            valueName: "path"))
+    var spoolDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "When the spool is flushed to disk: always (\"ok\" waits for the flush; group commit), interval (every --fsync-interval; a power failure can lose that window), never (the kernel decides). Default: always.",
+            valueName: "policy"))
+    var fsync: String?
+
+    @Option(help: ArgumentHelp("How often --fsync interval flushes the spool. Default: 100ms.", valueName: "duration"))
+    var fsyncInterval: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Most bytes the spool may hold; when full, tracking calls are answered 'overloaded' (with an id) or not read (without). Default: 1GiB.",
+            valueName: "size"))
+    var spoolMaxBytes: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Least severe log level written: trace, debug, info, notice, warning, error, critical. Default: info.",
             valueName: "level"))
     var logLevel: String?
@@ -116,7 +137,9 @@ struct DaemonOptions: ParsableArguments {
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),
-            ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge), ("log-level", self.logLevel),
+            ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge),
+            ("spool-dir", self.spoolDir), ("fsync", self.fsync), ("fsync-interval", self.fsyncInterval),
+            ("spool-max-bytes", self.spoolMaxBytes), ("log-level", self.logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })
     }

@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
             DaemonLogHandler.make(label: label, level: logLevel, environment: ProcessInfo.processInfo.environment)
         }
         let logger = Logger(label: "pltrackd")
-        let daemon = Daemon(configuration: configuration, logger: logger, logLevel: logLevel, reloader: resolver)
+        let daemon = try Daemon(configuration: configuration, logger: logger, logLevel: logLevel, reloader: resolver)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: daemon)],

@@ -71,6 +71,13 @@ public struct ConfigurationResolver: Sendable {
                 ConfigurationProblem(
                     source: sources["retry-cap"] ?? "retry-cap", message: "must be at least retry-base"))
         }
+        if configuration.spoolDirectory == nil,
+            let state = self.environment["STATE_DIRECTORY"]?.split(separator: ":").first
+        {
+            // systemd's StateDirectory=: the spool lives there unless told otherwise.
+            configuration.spoolDirectory = String(state)
+            sources["spool-dir"] = "STATE_DIRECTORY"
+        }
         self.loadAPIKey(into: &configuration, sources: sources, &problems)
         guard problems.isEmpty else {
             return .failure(ConfigurationProblems(problems))

@@ -39,6 +39,15 @@ public struct DaemonConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(10)
     /// How long a call is retried before it is dead-lettered as `expired` (`--max-age`).
     public var maximumAge: Duration = .seconds(86_400)
+    /// Where accepted calls are kept until their outcome (`--spool-dir`, else
+    /// `$STATE_DIRECTORY`); `nil` runs without a spool, and a stop loses what is undelivered.
+    public var spoolDirectory: String?
+    /// When the spool is flushed to disk, and so what `"ok": true` promises (`--fsync`).
+    public var fsyncPolicy: FsyncPolicy = .always
+    /// How often `--fsync interval` flushes (`--fsync-interval`).
+    public var fsyncInterval: Duration = .milliseconds(100)
+    /// The most bytes the spool may hold (`--spool-max-bytes`).
+    public var spoolMaximumBytes = 1 << 30
     /// The least severe level logged (`--log-level`).
     public var logLevel: Logger.Level = .info
 

@@ -38,6 +38,26 @@ public enum Settings {
         .duration("flush-timeout", \.flushTimeout, reloadable: true),
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
         .duration("max-age", \.maximumAge, reloadable: true),
+        Setting(name: "spool-dir", aliases: [], isReloadable: false) { text, configuration in
+            guard text.hasPrefix("/") else {
+                return "\"\(text)\" is not an absolute path"
+            }
+            configuration.spoolDirectory = text
+            return nil
+        } show: {
+            $0.spoolDirectory
+        },
+        Setting(name: "fsync", aliases: [], isReloadable: false) { text, configuration in
+            guard let policy = FsyncPolicy(rawValue: text) else {
+                return "\"\(text)\" is not one of \(FsyncPolicy.allCases.map(\.rawValue).joined(separator: ", "))"
+            }
+            configuration.fsyncPolicy = policy
+            return nil
+        } show: {
+            $0.fsyncPolicy.rawValue
+        },
+        .duration("fsync-interval", \.fsyncInterval, reloadable: false),
+        .size("spool-max-bytes", \.spoolMaximumBytes, in: (1 << 20)...(1 << 50), reloadable: false),
         Setting(name: "log-level", aliases: [], isReloadable: true) { text, configuration in
             guard let level = Logger.Level(rawValue: text) else {
                 return "\"\(text)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))"

@@ -7,7 +7,8 @@ import Synchronization
 
 /// pltrackd as a ``Service``: serves its sockets (bound, or inherited from systemd), runs the
 /// workers, keeps systemd informed, reloads on SIGHUP, and on graceful shutdown stops
-/// accepting, lets held calls finish within the drain timeout, and reports what is left.
+/// accepting, lets held calls finish within the drain timeout, and reports what is left: kept
+/// in the spool for the next start, or lost without one.
 public final class Daemon: Service, Sendable {
     public let configuration: DaemonConfiguration
     let live: LiveConfiguration
@@ -26,6 +27,7 @@ public final class Daemon: Service, Sendable {
     /// - Parameters:
     ///   - logLevel: shared with the log handlers, so a reload can change it.
     ///   - reloader: how to read the configuration again on SIGHUP; `nil` ignores SIGHUP.
+    /// - Throws: when the spool directory cannot be read or written.
     public init(
         configuration: DaemonConfiguration,
         logger: Logger,
@@ -33,7 +35,7 @@ public final class Daemon: Service, Sendable {
         logLevel: LogLevelControl? = nil,
         reloader: ConfigurationResolver? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) {
+    ) throws {
         self.configuration = configuration
         self.live = LiveConfiguration(configuration)
         self.logger = logger
@@ -42,10 +44,19 @@ public final class Daemon: Service, Sendable {
         self.reloader = reloader
         self.environment = environment
         self.notifier = SystemdNotifier(environment: environment)
+        let journal = try configuration.spoolDirectory.map { directory in
+            try SpoolJournal(
+                directory: directory,
+                maximumBytes: configuration.spoolMaximumBytes,
+                policy: configuration.fsyncPolicy,
+                logger: logger
+            )
+        }
         self.pipeline = Pipeline(
             capacity: configuration.queueCapacity,
             coalescingWindow: TimeAmount(configuration.coalescingWindow),
-            timerLoop: group.next()
+            timerLoop: group.next(),
+            journal: journal
         )
         self.readiness = group.next().makePromise(of: Void.self)
     }
@@ -59,7 +70,8 @@ public final class Daemon: Service, Sendable {
     public func statsSnapshot() -> StatsSnapshot {
         let (ledger, occupancy) = self.pipeline.snapshot
         return StatsSnapshot(
-            stats: self.stats, ledger: ledger, occupancy: occupancy, workers: self.configuration.workers)
+            stats: self.stats, ledger: ledger, occupancy: occupancy, workers: self.configuration.workers,
+            spool: self.pipeline.journal.map { SpoolStats($0) })
     }
 
     public func run() async throws {
@@ -80,6 +92,8 @@ public final class Daemon: Service, Sendable {
                 "delivery": "\(delivery.summary)",
             ]
         )
+        self.reportRecovery()
+        self.pipeline.start()
         self.readiness.succeed()
         self.notifier.ready()
         self.notifier.status(self.statusLine())
@@ -103,6 +117,9 @@ public final class Daemon: Service, Sendable {
             }
             if self.reloader != nil {
                 tasks.addTask { await self.reloadOnHangup() }
+            }
+            if let journal = self.pipeline.journal, journal.policy == .interval {
+                tasks.addTask { await Self.flushSpool(journal, every: self.configuration.fsyncInterval) }
             }
             try? await gracefulShutdown()
             self.notifier.stopping()
@@ -138,6 +155,7 @@ public final class Daemon: Service, Sendable {
             ("pltrackd_dead_lettered_total", "counter", Double(snapshot.deadLettered)),
             ("pltrackd_coalesced_total", "counter", Double(snapshot.coalesced)),
             ("pltrackd_held", "gauge", Double(snapshot.held)),
+            ("pltrackd_backlog", "gauge", Double(snapshot.backlog)),
             ("pltrackd_queued", "gauge", Double(snapshot.queued)),
             ("pltrackd_retrying", "gauge", Double(snapshot.retrying)),
             ("pltrackd_in_flight", "gauge", Double(snapshot.inFlight)),
@@ -145,8 +163,18 @@ public final class Daemon: Service, Sendable {
             ("pltrackd_workers", "gauge", Double(snapshot.workers)),
             ("pltrackd_uptime_seconds", "gauge", snapshot.uptimeSeconds),
         ]
+        let spool: [(String, String, Double)] =
+            snapshot.spool.map { spool in
+                [
+                    ("pltrackd_spool_bytes", "gauge", Double(spool.bytes)),
+                    ("pltrackd_spool_records", "gauge", Double(spool.records)),
+                    ("pltrackd_spool_oldest_undelivered_age_seconds", "gauge", spool.oldestUndeliveredAgeSeconds ?? 0),
+                    ("pltrackd_spool_recovered", "gauge", Double(spool.recovered)),
+                    ("pltrackd_spool_damaged_segments", "gauge", Double(spool.damagedSegments)),
+                ]
+            } ?? []
         return self.stats.registry.prometheusText(
-            extra: ledger.map { PrometheusSample(name: $0.0, type: $0.1, labels: [], value: $0.2) }
+            extra: (ledger + spool).map { PrometheusSample(name: $0.0, type: $0.1, labels: [], value: $0.2) }
         )
     }
 
@@ -159,7 +187,18 @@ public final class Daemon: Service, Sendable {
         let result = try? await self.pipeline.flush(timeout: TimeAmount(drainTimeout), on: self.group.next()).get()
         self.pipeline.stop()
         let ledger = self.pipeline.snapshot.ledger
-        if result != .flushed && ledger.held > 0 {
+        if let journal = self.pipeline.journal {
+            journal.syncNow()
+            if ledger.held > 0 {
+                self.logger.notice(
+                    "stopped with messages undelivered; they stay in the spool and are sent after the next start",
+                    metadata: [
+                        "undelivered": "\(ledger.held)", "spool": "\(journal.directory)",
+                        "drain_timeout": "\(HumanDuration.format(drainTimeout))",
+                    ]
+                )
+            }
+        } else if result != .flushed && ledger.held > 0 {
             self.logger.error(
                 "stopped with messages undelivered; they are lost (run with a spool to keep them)",
                 metadata: ["undelivered": "\(ledger.held)", "drain_timeout": "\(HumanDuration.format(drainTimeout))"]

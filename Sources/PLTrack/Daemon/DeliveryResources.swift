@@ -9,7 +9,10 @@ struct DeliveryResources {
     let summary: String
 
     init(configuration: DaemonConfiguration, group: any EventLoopGroup, logger: Logger) throws {
-        self.deadLetters = DeadLetters(file: try JSONLinesFile(path: configuration.deadLetterPath, mode: 0o600))
+        // With `--fsync always` a final outcome is as durable as the acceptance was.
+        let synchronous = configuration.spoolDirectory != nil && configuration.fsyncPolicy == .always
+        self.deadLetters = DeadLetters(
+            file: try JSONLinesFile(path: configuration.deadLetterPath, mode: 0o600, synchronous: synchronous))
         if let key = configuration.apiKey {
             self.upstream = HTTPUpstream(
                 baseURL: configuration.upstreamURL,
@@ -20,7 +23,8 @@ struct DeliveryResources {
             )
             self.summary = "\(configuration.upstreamURL)"
         } else {
-            self.upstream = OutboxUpstream(file: try JSONLinesFile(path: configuration.outboxPath))
+            self.upstream = OutboxUpstream(
+                file: try JSONLinesFile(path: configuration.outboxPath, synchronous: synchronous))
             self.summary = "outbox \(configuration.outboxPath)"
             logger.notice(
                 "no API key configured (PROMPTLAYER_API_KEY or --api-key-file): nothing is sent to PromptLayer; every call is appended to the outbox",

@@ -30,6 +30,10 @@ public final class HTTPUpstream: Upstream {
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: connections
         )
+        // A refused or failed connection comes back as a failed attempt at once, for pltrackd's
+        // own retry policy: left to the client, requests would wait out its hidden connection
+        // backoff (up to a minute) and be late to notice that PromptLayer is back.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(10))
         configuration.httpVersion = .automatic
         self.client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)

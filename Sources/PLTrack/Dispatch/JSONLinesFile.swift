@@ -4,7 +4,10 @@ import NIOConcurrencyHelpers
 /// An append-only file of JSON lines (the outbox and the dead letters).
 ///
 /// Each line is written with one `write(2)` on a descriptor opened with `O_APPEND`, so lines
-/// from concurrent workers never interleave and a reader sees whole lines.
+/// from concurrent workers never interleave and a reader sees whole lines. A synchronous file
+/// (`O_DSYNC`) has each line on stable storage before ``append(_:)`` returns: with
+/// `--fsync always`, a call the spool records as resolved must not lose its line to a power
+/// failure.
 public final class JSONLinesFile: Sendable {
     /// Why a JSON-lines file could not be opened or written.
     public struct FileError: Error, CustomStringConvertible {
@@ -20,9 +23,10 @@ public final class JSONLinesFile: Sendable {
     public let path: String
     private let descriptor: NIOLockedValueBox<Int32>
 
-    /// Opens (creating with `mode` if needed) `path` for appending.
-    public init(path: String, mode: mode_t = 0o640) throws {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode)
+    /// Opens (creating with `mode` if needed) `path` for appending; `synchronous` waits for
+    /// the disk on every line.
+    public init(path: String, mode: mode_t = 0o640, synchronous: Bool = false) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (synchronous ? O_DSYNC : 0), mode)
         guard fd >= 0 else {
             throw FileError(path: path, operation: "open", errno: errno)
         }

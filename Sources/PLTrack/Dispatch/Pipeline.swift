@@ -6,11 +6,21 @@ import NIOCore
 ///
 /// Ingest handlers, the worker pool and the stats reader all meet here; it is the only shared
 /// mutable state of the pipeline.
+///
+/// With a ``SpoolJournal``, every accepted call is appended to the spool under the lock, so the
+/// spool's order is the acceptance order; outcomes are recorded there, and the backlog the
+/// memory queue has no room for is read back from it.
 public final class Pipeline: Sendable {
     /// How a submitted call was received.
     public enum SubmitResult: Sendable, Equatable {
-        case accepted
+        /// Taken, as call number `sequence`; see ``whenDurable(_:on:)``.
+        case accepted(sequence: UInt64)
+        /// The memory queue is full (no spool): stop reading until there is room.
         case full
+        /// The spool holds `--spool-max-bytes`.
+        case spoolFull
+        /// The spool could not be written; the call was not taken.
+        case spoolFailed(String)
         case shuttingDown
     }
 
@@ -43,16 +53,35 @@ public final class Pipeline: Sendable {
 
     private let locked: NIOLockedValueBox<Locked>
     private let timerLoop: any EventLoop
+    /// Where every accepted call is kept until its outcome, when the daemon runs with a spool.
+    public let journal: SpoolJournal?
 
     /// - Parameters:
-    ///   - capacity: the most calls held at once (`--queue-capacity`).
+    ///   - capacity: the most calls held in memory at once (`--queue-capacity`).
     ///   - coalescingWindow: how long a call may wait for a newer one (`--coalesce-window`).
     ///   - timerLoop: the event loop that runs the coalescing and retry timers.
-    public init(capacity: Int, coalescingWindow: TimeAmount, timerLoop: any EventLoop) {
+    ///   - journal: the spool; what it recovered is dispatched again.
+    public init(capacity: Int, coalescingWindow: TimeAmount, timerLoop: any EventLoop, journal: SpoolJournal? = nil) {
         self.locked = NIOLockedValueBox(
-            Locked(machine: PipelineStateMachine(capacity: capacity, coalescingWindow: coalescingWindow))
+            Locked(
+                machine: PipelineStateMachine(
+                    capacity: capacity,
+                    coalescingWindow: coalescingWindow,
+                    spooled: journal != nil,
+                    recovered: journal?.recovery.pending ?? 0,
+                    highestSequence: journal?.recovery.highestSequence ?? 0
+                ))
         )
         self.timerLoop = timerLoop
+        self.journal = journal
+    }
+
+    /// Reads the first backlog, if the spool recovered one; call once workers can take it.
+    public func start() {
+        let work = self.locked.withLockedValue { state in
+            self.settle(.none, &state)
+        }
+        self.perform(work)
     }
 
     // MARK: Ingest side
@@ -60,16 +89,65 @@ public final class Pipeline: Sendable {
     /// Offers a validated call to the pipeline.
     public func submit(_ message: TrackMessage) -> SubmitResult {
         let (result, work) = self.locked.withLockedValue { state -> (SubmitResult, Work?) in
-            switch state.machine.submit(message, now: .now()) {
-            case .accepted(let effects): (.accepted, Self.collect(effects, &state))
-            case .full: (.full, nil)
-            case .shuttingDown: (.shuttingDown, nil)
+            let sequence: UInt64
+            let startsBacklog: Bool
+            switch state.machine.admission {
+            case .shuttingDown: return (.shuttingDown, nil)
+            case .full: return (.full, nil)
+            case .spoolFull: return (.spoolFull, nil)
+            case .memory(let next): (sequence, startsBacklog) = (next, false)
+            case .backlog(let next, let starts): (sequence, startsBacklog) = (next, starts)
             }
+            if let failure = self.spool(message, sequence, startsBacklog: startsBacklog, &state) {
+                return (failure, nil)
+            }
+            guard case .accepted(let effects) = state.machine.submit(message, now: .now()) else {
+                return (.shuttingDown, nil)
+            }
+            return (.accepted(sequence: sequence), self.settle(effects, &state))
         }
         if let work {
             self.perform(work)
         }
         return result
+    }
+
+    /// Whether an acknowledgement waits for ``whenDurable(_:on:)`` (`--fsync always`).
+    public var acknowledgementsWaitForDisk: Bool {
+        self.journal?.policy == .always
+    }
+
+    /// Succeeds once call `sequence` is on disk as `--fsync` says; at once without a spool.
+    public func whenDurable(_ sequence: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        self.journal?.whenDurable(sequence, on: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// Appends the call to the spool, if there is one; returns why it could not be.
+    private func spool(
+        _ message: TrackMessage, _ sequence: UInt64, startsBacklog: Bool, _ state: inout Locked
+    ) -> SubmitResult? {
+        guard let journal = self.journal else {
+            return nil
+        }
+        let spooled = SpooledMessage(
+            sequence: sequence,
+            acceptedAtMilliseconds: WallClock.milliseconds(),
+            kind: message.kind,
+            requestID: message.coalescingKey.requestID,
+            body: message.body
+        )
+        do throws(SpoolJournal.AppendError) {
+            try journal.append(spooled, startsBacklog: startsBacklog)
+            return nil
+        } catch {
+            switch error {
+            case .full:
+                state.machine.spoolFilled()
+                return .spoolFull
+            case .failed(let reason):
+                return .spoolFailed(reason)
+            }
+        }
     }
 
     /// A future that succeeds, on `eventLoop`, once the queue has room again.
@@ -96,7 +174,7 @@ public final class Pipeline: Sendable {
         let (id, work) = self.locked.withLockedValue { state in
             let id = state.makeID()
             state.flushes[id] = promise
-            return (id, Self.collect(state.machine.flush(id), &state))
+            return (id, self.settle(state.machine.flush(id), &state))
         }
         self.perform(work)
         let expiry = eventLoop.scheduleTask(in: timeout) {
@@ -132,7 +210,7 @@ public final class Pipeline: Sendable {
     /// Records the result of one upstream attempt.
     func attemptFinished(_ envelope: Envelope, _ result: PipelineStateMachine.AttemptResult) {
         let work = self.locked.withLockedValue { state in
-            Self.collect(state.machine.attemptFinished(envelope, result), &state)
+            self.settle(state.machine.attemptFinished(envelope, result), &state)
         }
         self.perform(work)
     }
@@ -142,7 +220,7 @@ public final class Pipeline: Sendable {
     /// Applies a reloaded queue capacity and coalescing window.
     public func reconfigure(capacity: Int, coalescingWindow: TimeAmount) {
         let work = self.locked.withLockedValue { state in
-            Self.collect(state.machine.reconfigure(capacity: capacity, coalescingWindow: coalescingWindow), &state)
+            self.settle(state.machine.reconfigure(capacity: capacity, coalescingWindow: coalescingWindow), &state)
         }
         self.perform(work)
     }
@@ -150,7 +228,7 @@ public final class Pipeline: Sendable {
     /// Refuses new calls from now on and releases everything coalescing to the workers.
     public func beginDraining() {
         let work = self.locked.withLockedValue { state in
-            Self.collect(state.machine.beginDraining(), &state)
+            self.settle(state.machine.beginDraining(), &state)
         }
         self.perform(work)
     }
@@ -176,6 +254,49 @@ public final class Pipeline: Sendable {
     }
 
     // MARK: Performing effects
+
+    /// Records outcomes in the spool and reads the backlog while the memory queue has room,
+    /// then gathers what to do once the lock is released.
+    private func settle(_ first: PipelineEffects, _ state: inout Locked) -> Work {
+        var effects = first
+        if let journal = self.journal {
+            var recorded = 0
+            while true {
+                if recorded < effects.resolved.count {
+                    let hasRoom = journal.resolve(Array(effects.resolved[recorded...]))
+                    recorded = effects.resolved.count
+                    if hasRoom && state.machine.isSpoolFull {
+                        effects.merge(state.machine.spoolFreed())
+                    }
+                }
+                let wanted = state.machine.backlogWanted
+                guard wanted > 0 else {
+                    break
+                }
+                let messages = journal.readBacklog(limit: wanted)
+                guard !messages.isEmpty else {
+                    break
+                }
+                effects.merge(state.machine.loaded(messages.map(Self.envelope), now: .now()))
+            }
+        }
+        return Self.collect(effects, &state)
+    }
+
+    /// A call read back from the spool, aged by how long ago it was accepted.
+    private static func envelope(_ spooled: SpooledMessage) -> Envelope {
+        let age = max(0, WallClock.milliseconds() - spooled.acceptedAtMilliseconds)
+        return Envelope(
+            message: TrackMessage(
+                kind: spooled.kind,
+                replyID: nil,
+                coalescingKey: CoalescingKey(kind: spooled.kind, requestID: spooled.requestID),
+                body: spooled.body
+            ),
+            sequence: spooled.sequence,
+            acceptedAt: .now() - .milliseconds(age)
+        )
+    }
 
     private static func collect(_ effects: PipelineEffects, _ state: inout Locked) -> Work {
         var work = Work(effects: effects)
@@ -216,7 +337,7 @@ public final class Pipeline: Sendable {
 
     private func timerFired() {
         let work = self.locked.withLockedValue { state in
-            Self.collect(state.machine.timerFired(now: .now()), &state)
+            self.settle(state.machine.timerFired(now: .now()), &state)
         }
         self.perform(work)
     }

@@ -24,6 +24,19 @@ struct PipelineEffects: Equatable {
     var completedFlushes: [FlushID] = []
     /// Connections that may read again.
     var resumedIngest: [CapacityWaiterID] = []
+    /// Sequence numbers of calls that reached a final outcome, for the spool to record.
+    var resolved: [UInt64] = []
 
     static let none = PipelineEffects()
+
+    /// Adds what `other` asks for to these effects.
+    mutating func merge(_ other: PipelineEffects) {
+        self.assignments += other.assignments
+        if let timer = other.timer {
+            self.timer = min(self.timer ?? timer, timer)
+        }
+        self.completedFlushes += other.completedFlushes
+        self.resumedIngest += other.resumedIngest
+        self.resolved += other.resolved
+    }
 }

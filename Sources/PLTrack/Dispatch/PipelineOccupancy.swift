@@ -8,7 +8,9 @@ public struct PipelineOccupancy: Sendable, Equatable, Codable {
     public var retrying: Int
     /// Being sent upstream.
     public var inFlight: Int
-    /// The most calls held at once (`--queue-capacity`).
+    /// Accepted to the spool only, waiting for room in memory.
+    public var backlog: Int = 0
+    /// The most calls held in memory at once (`--queue-capacity`).
     public var capacity: Int
 
     /// Calls waiting for a worker, in any stage.

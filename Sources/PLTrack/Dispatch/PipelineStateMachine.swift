@@ -8,12 +8,31 @@ import NIOCore
 /// dead-lettered or coalesced; a retryable failure parks the call until its backoff ends.
 /// Each event returns ``PipelineEffects`` for the driver to perform. Time is an argument, so
 /// tests step through windows and backoffs without sleeping.
+///
+/// With a spool, every accepted call is on disk, and the memory queue holds at most `capacity`
+/// of them: the rest are a backlog the driver reads back from the spool when there is room
+/// (``backlogWanted``). Calls for one request go upstream one at a time (``RequestOrder``).
 struct PipelineStateMachine {
+    /// Where the next call would go, so the driver can spool it before ``submit(_:now:)``.
+    enum Admission: Equatable {
+        /// Into the memory queue.
+        case memory(sequence: UInt64)
+        /// Into the backlog on disk; `starts` when it is the first of a new backlog.
+        case backlog(sequence: UInt64, starts: Bool)
+        /// The memory queue is full (without a spool).
+        case full
+        /// The spool is full.
+        case spoolFull
+        case shuttingDown
+    }
+
     /// Why ``submit(_:now:)`` did not take a call.
     enum SubmitOutcome: Equatable {
         case accepted(PipelineEffects)
         /// The queue holds `capacity` calls; the client should stop being read until there is room.
         case full
+        /// The spool holds `--spool-max-bytes`; the client should stop until there is room.
+        case spoolFull
         /// The daemon is stopping and takes no new calls.
         case shuttingDown
     }
@@ -65,11 +84,28 @@ struct PipelineStateMachine {
     private var flushWaiters: [FlushID: FlushWaiter] = [:]
     private var capacityWaiters: [CapacityWaiterID] = []
     private var armedTimer: NIODeadline?
+    private var order = RequestOrder()
+    /// Whether every accepted call is spooled, so that a full memory queue spills to disk.
+    let isSpooled: Bool
+    /// Calls accepted to the spool only, not yet read back.
+    private(set) var backlog = 0
+    private var spoolIsFull = false
 
-    init(capacity: Int, coalescingWindow: TimeAmount) {
+    /// - Parameters:
+    ///   - spooled: whether a spool keeps every call, so that the backlog may live on disk.
+    ///   - recovered: calls a spool replay found undelivered; they start as the backlog.
+    ///   - highestSequence: the last sequence number the spool used; numbering continues after.
+    init(
+        capacity: Int, coalescingWindow: TimeAmount, spooled: Bool = false, recovered: Int = 0,
+        highestSequence: UInt64 = 0
+    ) {
         self.capacity = capacity
         self.coalescer = Coalescer(window: coalescingWindow)
         self.timerSlack = Self.slack(for: coalescingWindow)
+        self.isSpooled = spooled
+        self.backlog = recovered
+        self.ledger.accepted = UInt64(recovered)
+        self.nextSequence = highestSequence + 1
     }
 
     private static func slack(for window: TimeAmount) -> TimeAmount {
@@ -78,8 +114,40 @@ struct PipelineStateMachine {
 
     // MARK: Reading
 
-    /// Calls held anywhere in the pipeline.
-    var held: Int { self.coalescer.count + self.ready.count + self.retries.count + self.inFlight }
+    /// Calls held in memory.
+    var inMemory: Int {
+        self.coalescer.count + self.ready.count + self.retries.count + self.inFlight + self.order.parkedCount
+    }
+
+    /// Calls without a final outcome: in memory or in the backlog.
+    var held: Int { self.inMemory + self.backlog }
+
+    /// Where the next call would go.
+    var admission: Admission {
+        guard case .running = self.phase else {
+            return .shuttingDown
+        }
+        guard self.isSpooled else {
+            return self.inMemory < self.capacity ? .memory(sequence: self.nextSequence) : .full
+        }
+        if self.spoolIsFull {
+            return .spoolFull
+        }
+        if self.backlog == 0 && self.inMemory < self.capacity {
+            return .memory(sequence: self.nextSequence)
+        }
+        return .backlog(sequence: self.nextSequence, starts: self.backlog == 0)
+    }
+
+    /// How many backlog calls the driver should read from the spool now: none until a batch
+    /// fits, so the spool is read in runs rather than a call at a time.
+    var backlogWanted: Int {
+        guard self.backlog > 0, case let room = self.capacity - self.inMemory, room > 0 else {
+            return 0
+        }
+        let batch = min(self.backlog, max(1, min(self.capacity / 8, 512)))
+        return room >= batch ? min(room, self.backlog, 4096) : 0
+    }
 
     /// The ledger with `held` filled in.
     var currentLedger: Ledger {
@@ -92,9 +160,10 @@ struct PipelineStateMachine {
     var occupancy: PipelineOccupancy {
         PipelineOccupancy(
             coalescing: self.coalescer.count,
-            ready: self.ready.count,
+            ready: self.ready.count + self.order.parkedCount,
             retrying: self.retries.count,
             inFlight: self.inFlight,
+            backlog: self.backlog,
             capacity: self.capacity
         )
     }
@@ -107,30 +176,51 @@ struct PipelineStateMachine {
     // MARK: Events
 
     mutating func submit(_ message: TrackMessage, now: NIODeadline) -> SubmitOutcome {
-        guard case .running = self.phase else {
+        var effects = PipelineEffects()
+        switch self.admission {
+        case .shuttingDown:
             return .shuttingDown
-        }
-        guard self.held < self.capacity else {
+        case .full:
             return .full
+        case .spoolFull:
+            return .spoolFull
+        case .backlog:
+            self.backlog += 1
+        case .memory:
+            self.take(Envelope(message: message, sequence: self.nextSequence, acceptedAt: now), now: now, &effects)
         }
-        let envelope = Envelope(message: message, sequence: self.nextSequence, acceptedAt: now)
         self.nextSequence += 1
         self.ledger.accepted += 1
-        var effects = PipelineEffects()
-        if self.coalescer.window <= .zero {
-            self.ready.append(envelope)
-        } else {
-            switch self.coalescer.insert(envelope, now: now) {
-            case .held(let deadline):
-                self.arm(deadline, &effects)
-            case .replaced(let superseded):
-                self.ledger.coalesced += 1
-                self.resolve(superseded, &effects)
-            }
-        }
         self.assignWork(&effects)
         return .accepted(effects)
     }
+
+    /// Backlog calls the driver read from the spool, oldest first.
+    mutating func loaded(_ envelopes: [Envelope], now: NIODeadline) -> PipelineEffects {
+        var effects = PipelineEffects()
+        self.backlog -= min(self.backlog, envelopes.count)
+        for envelope in envelopes {
+            self.take(envelope, now: now, &effects)
+        }
+        self.assignWork(&effects)
+        return effects
+    }
+
+    /// The spool reached `--spool-max-bytes`: calls are refused until it has room.
+    mutating func spoolFilled() {
+        self.spoolIsFull = true
+    }
+
+    /// The spool has room again: paused connections may read.
+    mutating func spoolFreed() -> PipelineEffects {
+        var effects = PipelineEffects()
+        self.spoolIsFull = false
+        self.releaseIngest(&effects)
+        return effects
+    }
+
+    /// Whether the driver thinks the spool full.
+    var isSpoolFull: Bool { self.spoolIsFull }
 
     /// A timer armed through ``PipelineEffects/timer`` fired.
     mutating func timerFired(now: NIODeadline) -> PipelineEffects {
@@ -138,7 +228,7 @@ struct PipelineStateMachine {
         if let armed = self.armedTimer, armed <= now {
             self.armedTimer = nil
         }
-        self.ready.append(contentsOf: self.coalescer.removeDue(now: now + self.timerSlack))
+        self.dispatch(self.coalescer.removeDue(now: now + self.timerSlack), &effects)
         while let first = self.retries.min, first.due <= now + self.timerSlack {
             self.ready.append(self.retries.removeMin().envelope)
         }
@@ -168,15 +258,25 @@ struct PipelineStateMachine {
         case .delivered:
             self.ledger.delivered += 1
             self.resolve(envelope, &effects)
+            self.requestEnded(envelope)
         case .deadLettered:
             self.ledger.deadLettered += 1
             self.resolve(envelope, &effects)
+            self.requestEnded(envelope)
         case .retry(let due):
             self.retries.insert(ScheduledRetry(due: due, envelope: envelope))
             self.arm(due, &effects)
         }
         self.releaseIngest(&effects)
+        self.assignWork(&effects)
         return effects
+    }
+
+    /// The call on its way for a request ended; the one parked behind it goes next.
+    private mutating func requestEnded(_ envelope: Envelope) {
+        if let next = self.order.finished(envelope.message.coalescingKey) {
+            self.ready.append(next)
+        }
     }
 
     /// Starts a `flush`: everything coalescing is released now, and the flush completes when
@@ -184,7 +284,7 @@ struct PipelineStateMachine {
     /// effects already list `id` as completed.
     mutating func flush(_ id: FlushID) -> PipelineEffects {
         var effects = PipelineEffects()
-        self.ready.append(contentsOf: self.coalescer.removeAll())
+        self.dispatch(self.coalescer.removeAll(), &effects)
         let outstanding = self.held
         if outstanding == 0 {
             effects.completedFlushes.append(id)
@@ -202,7 +302,7 @@ struct PipelineStateMachine {
 
     /// A connection asks to be told when there is room; returns `true` when there is room now.
     mutating func waitForCapacity(_ id: CapacityWaiterID) -> Bool {
-        if self.held < self.capacity || !self.isRunning {
+        if self.hasRoom || !self.isRunning {
             return true
         }
         self.capacityWaiters.append(id)
@@ -227,7 +327,7 @@ struct PipelineStateMachine {
             return effects
         }
         self.phase = .draining
-        self.ready.append(contentsOf: self.coalescer.removeAll())
+        self.dispatch(self.coalescer.removeAll(), &effects)
         effects.resumedIngest = self.capacityWaiters
         self.capacityWaiters = []
         self.assignWork(&effects)
@@ -247,6 +347,42 @@ struct PipelineStateMachine {
         if case .running = self.phase { true } else { false }
     }
 
+    /// Whether a paused connection may read again.
+    private var hasRoom: Bool {
+        self.isSpooled ? !self.spoolIsFull : self.inMemory < self.capacity
+    }
+
+    /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.
+    private mutating func take(_ envelope: Envelope, now: NIODeadline, _ effects: inout PipelineEffects) {
+        if self.coalescer.window <= .zero {
+            self.dispatch([envelope], &effects)
+            return
+        }
+        switch self.coalescer.insert(envelope, now: now) {
+        case .held(let deadline):
+            self.arm(deadline, &effects)
+        case .replaced(let superseded):
+            self.ledger.coalesced += 1
+            self.resolve(superseded, &effects)
+        }
+    }
+
+    /// Calls due for upstream go to the ready queue, unless another for their request is on
+    /// its way; then they wait behind it.
+    private mutating func dispatch(_ envelopes: [Envelope], _ effects: inout PipelineEffects) {
+        for envelope in envelopes {
+            switch self.order.admit(envelope) {
+            case .dispatch:
+                self.ready.append(envelope)
+            case .parked(let superseded):
+                if let superseded {
+                    self.ledger.coalesced += 1
+                    self.resolve(superseded, &effects)
+                }
+            }
+        }
+    }
+
     private mutating func assignWork(_ effects: inout PipelineEffects) {
         while !self.idleWorkers.isEmpty, let envelope = self.ready.popFirst() {
             self.inFlight += 1
@@ -264,6 +400,9 @@ struct PipelineStateMachine {
 
     /// Records that `envelope` reached a final outcome, for the flushes waiting on it.
     private mutating func resolve(_ envelope: Envelope, _ effects: inout PipelineEffects) {
+        if self.isSpooled {
+            effects.resolved.append(envelope.sequence)
+        }
         guard !self.flushWaiters.isEmpty else {
             return
         }
@@ -279,7 +418,7 @@ struct PipelineStateMachine {
     }
 
     private mutating func releaseIngest(_ effects: inout PipelineEffects) {
-        guard !self.capacityWaiters.isEmpty, self.held < self.capacity else {
+        guard !self.capacityWaiters.isEmpty, self.hasRoom else {
             return
         }
         effects.resumedIngest = self.capacityWaiters

@@ -8,6 +8,9 @@ import NIOCore
 /// Frames are handled strictly in order. When the pipeline is full the handler stops reading
 /// (backpressure reaches the client's `write`), parks the frames already read, and carries on
 /// when the pipeline has room; nothing is dropped.
+///
+/// With `--fsync always`, the `"ok"` for a tracking call waits until its spool record is on
+/// disk; replies behind it wait too, so a connection's replies keep their order.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = InboundFrame
     typealias OutboundOut = ByteBuffer
@@ -25,6 +28,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var isClosing = false
     /// The client shut down its sending side; close once every parked frame is handled.
     private var inputClosed = false
+    /// Replies held until the spool is on disk through the call numbered `after`.
+    private var awaitingDisk: Deque<(reply: Reply, after: UInt64)> = []
+    private var waitsForDisk = false
 
     init(pipeline: Pipeline, stats: DaemonStats, settings: IngestSettings, logger: Logger) {
         self.pipeline = pipeline
@@ -131,13 +137,35 @@ final class ConnectionHandler: ChannelInboundHandler {
             )
         case .track(let track):
             switch self.pipeline.submit(track) {
-            case .accepted:
+            case .accepted(let sequence):
                 if let id = track.replyID {
-                    self.reply(.ok(id: id), context: context)
+                    let durableAfter = self.pipeline.acknowledgementsWaitForDisk ? sequence : nil
+                    self.reply(.ok(id: id), context: context, after: durableAfter)
                 }
             case .full:
                 self.parked.prepend(frame)
                 self.pause(context: context)
+            case .spoolFull where track.replyID == nil:
+                self.parked.prepend(frame)
+                self.pause(context: context)
+            case .spoolFull:
+                self.reply(
+                    .error(
+                        id: track.replyID,
+                        ProtocolError(
+                            .overloaded,
+                            "the spool is full (--spool-max-bytes) while PromptLayer is slow or unreachable; the message was not taken, send it again later"
+                        )),
+                    context: context
+                )
+            case .spoolFailed(let reason):
+                self.reply(
+                    .error(
+                        id: track.replyID,
+                        ProtocolError(
+                            .spoolError, "the spool could not be written (\(reason)); the message was not taken")),
+                    context: context
+                )
             case .shuttingDown:
                 self.reply(
                     .error(
@@ -172,11 +200,69 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func reply(_ reply: Reply, context: ChannelHandlerContext) {
+    /// Writes `reply`, or holds it until call `after` is durable; a reply behind a held one is
+    /// held too, so the order stays.
+    private func reply(_ reply: Reply, context: ChannelHandlerContext, after sequence: UInt64? = nil) {
+        if let after = sequence ?? self.awaitingDisk.last?.after {
+            self.awaitingDisk.append((reply, after))
+            self.waitForDisk(context: context)
+            return
+        }
+        self.write(reply, context: context)
+    }
+
+    private func write(_ reply: Reply, context: ChannelHandlerContext) {
         if case .error(_, let error) = reply {
             self.stats.rejected(error.code)
         }
         context.write(Self.wrapOutboundOut(reply.encodedFrame(allocator: context.channel.allocator)), promise: nil)
+    }
+
+    // MARK: Durability
+
+    /// Waits, one wait at a time, for the spool to be durable through the last held reply.
+    private func waitForDisk(context: ChannelHandlerContext) {
+        guard !self.waitsForDisk, let through = self.awaitingDisk.last?.after else {
+            return
+        }
+        self.waitsForDisk = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.pipeline.whenDurable(through, on: context.eventLoop).whenComplete { result in
+            let (handler, context) = loopBound.value
+            let failure: (any Error)? =
+                switch result {
+                case .success: nil
+                case .failure(let error): error
+                }
+            handler.diskCaughtUp(through: through, failure: failure, context: context)
+        }
+    }
+
+    private func diskCaughtUp(through: UInt64, failure: (any Error)?, context: ChannelHandlerContext) {
+        self.waitsForDisk = false
+        var released: [Reply] = []
+        while let first = self.awaitingDisk.first, first.after <= through {
+            self.awaitingDisk.removeFirst()
+            released.append(first.reply)
+        }
+        for reply in released {
+            switch (reply, failure) {
+            case (.ok(let id), let failure?):
+                self.write(
+                    .error(
+                        id: id,
+                        ProtocolError(
+                            .spoolError,
+                            "the spool could not be flushed to disk (\(failure)); the message is kept and will be sent, but a power failure could lose it"
+                        )),
+                    context: context)
+            default:
+                self.write(reply, context: context)
+            }
+        }
+        context.flush()
+        self.waitForDisk(context: context)
+        self.closeIfFinished(context: context)
     }
 
     // MARK: Backpressure
@@ -221,7 +307,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// After the client's half-close, the connection ends once nothing it sent is left to handle.
     /// Replies to pending `flush` messages are lost then; a client that wants them keeps its side open.
     private func closeIfFinished(context: ChannelHandlerContext) {
-        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, !self.isClosing else {
+        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, self.awaitingDisk.isEmpty, !self.isClosing else {
             return
         }
         self.isClosing = true

@@ -13,6 +13,7 @@ public struct ProtocolError: Error, Hashable, Sendable {
         case shuttingDown = "shutting_down"
         case timeout = "timeout"
         case forbidden = "forbidden"
+        case spoolError = "spool_error"
     }
 
     public var code: Code

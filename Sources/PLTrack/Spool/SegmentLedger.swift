@@ -25,6 +25,24 @@ struct SegmentLedger: Equatable {
     /// Segments still kept, oldest first.
     var liveSegments: [UInt64] { self.unresolved.keys.sorted() }
 
+    /// Takes in what a replay found in older segments: every one of them, and the messages in
+    /// them still pending. Returns the segments that can be deleted right away.
+    mutating func seed(segments: [UInt64], pending: [(sequence: UInt64, segment: UInt64)]) -> [UInt64] {
+        for segment in segments where segment < self.current {
+            self.unresolved[segment] = 0
+        }
+        for message in pending where message.segment < self.current {
+            self.segmentOfMessage[message.sequence] = message.segment
+            self.unresolved[message.segment, default: 0] += 1
+        }
+        return self.collectResolvedPrefix()
+    }
+
+    /// Whether `sequence` was written and is not yet resolved.
+    func isPending(_ sequence: UInt64) -> Bool {
+        self.segmentOfMessage[sequence] != nil
+    }
+
     /// A message was written to the current segment.
     mutating func written(sequence: UInt64) {
         self.segmentOfMessage[sequence] = self.current

@@ -15,17 +15,33 @@ enum SpoolDirectory {
         var path: String
         var offset: Int
         var reason: String
+        /// Bytes from the damage to the end of the segment, which replay skips.
+        var bytesSkipped: Int
 
-        var description: String { "\(self.path) at byte \(self.offset): \(self.reason)" }
+        var description: String {
+            "\(self.path) at byte \(self.offset): \(self.reason); \(self.bytesSkipped) bytes skipped"
+        }
+    }
+
+    /// A message the spool holds without a final outcome: where it is and when it was accepted.
+    /// Bodies stay on disk; the backlog reader loads them when there is room.
+    struct PendingMessage: Equatable {
+        var sequence: UInt64
+        var segment: UInt64
+        var acceptedAtMilliseconds: Int64
     }
 
     /// What a replay found.
     struct Replay: Equatable {
         /// Messages accepted and not resolved, in acceptance order.
-        var pending: [SpooledMessage]
+        var pending: [PendingMessage]
         /// Every segment read, oldest first.
         var segments: [Segment]
         var damage: [Damage]
+        /// The highest sequence number found, resolved or not; new messages continue after it.
+        var highestSequence: UInt64
+
+        static let empty = Replay(pending: [], segments: [], damage: [], highestSequence: 0)
     }
 
     static func path(ofSegment index: UInt64, in directory: String) -> String {
@@ -49,23 +65,32 @@ enum SpoolDirectory {
     /// Reads every segment; damaged ones are read up to the damage, which is reported.
     static func replay(_ directory: String) -> Replay {
         let segments = Self.segments(in: directory)
-        var accepted: [UInt64: SpooledMessage] = [:]
+        var accepted: [UInt64: PendingMessage] = [:]
         var resolved = Set<UInt64>()
         var damage: [Damage] = []
+        var highest: UInt64 = 0
         for segment in segments {
             let contents = FileManager.default.contents(atPath: segment.path) ?? Data()
             let replay = SegmentReplay.read(ByteBuffer(bytes: contents))
             for record in replay.records {
                 switch record {
-                case .accepted(let message): accepted[message.sequence] = message
-                case .resolved(let sequence): resolved.insert(sequence)
+                case .accepted(let message):
+                    accepted[message.sequence] = PendingMessage(
+                        sequence: message.sequence, segment: segment.index,
+                        acceptedAtMilliseconds: message.acceptedAtMilliseconds)
+                    highest = max(highest, message.sequence)
+                case .resolved(let sequence):
+                    resolved.insert(sequence)
                 }
             }
             if let found = replay.damage {
-                damage.append(Damage(path: segment.path, offset: found.offset, reason: found.reason))
+                damage.append(
+                    Damage(
+                        path: segment.path, offset: found.offset, reason: found.reason,
+                        bytesSkipped: contents.count - found.offset))
             }
         }
         let pending = accepted.values.filter { !resolved.contains($0.sequence) }.sorted { $0.sequence < $1.sequence }
-        return Replay(pending: pending, segments: segments, damage: damage)
+        return Replay(pending: pending, segments: segments, damage: damage, highestSequence: highest)
     }
 }

@@ -1,38 +1,91 @@
+import DequeModule
 import Glibc
+import NIOCore
 
 /// The spool on disk: appends accepted messages and their outcomes to segments, makes them
 /// durable on ``sync()``, and deletes each segment once every message in it is resolved.
 ///
-/// Not thread-safe: one owner drives it (the spool's writer), which is also where group
-/// commit happens: many ``append(_:)`` calls, then one ``sync()`` that covers them all.
+/// Not thread-safe: one owner drives it (``SpoolJournal``, under its lock), which is also where
+/// group commit happens: many ``append(_:)`` calls, then one `fsync` that covers them all.
 final class SpoolStore {
+    /// Why a message was not appended.
+    enum AppendError: Error, Equatable {
+        /// The spool holds `--spool-max-bytes` already.
+        case full
+        case failed(String)
+    }
+
     private let writer: SpoolWriter
     private var ledger: SegmentLedger
+    /// Pending messages in acceptance order, with when they were accepted; resolved ones are
+    /// dropped from the front lazily, so the first pending one is the oldest undelivered.
+    private var acceptance: Deque<(sequence: UInt64, milliseconds: Int64)> = []
+    /// The most bytes the kept segments may hold.
+    let maximumBytes: Int
     /// Bytes in the segments still kept.
     private(set) var bytes: Int
 
-    /// Opens a new segment in `directory` (created with mode 0700 if missing).
-    init(directory: String, segmentBytes: Int = 64 << 20) throws {
+    /// Opens a new segment in `directory` (created with mode 0700 if missing), after the ones
+    /// `replay` read there, whose pending messages it keeps until they are resolved.
+    init(
+        directory: String, segmentBytes: Int = 64 << 20, maximumBytes: Int = .max,
+        replay: SpoolDirectory.Replay = .empty
+    ) throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw SpoolWriter.WriteError(
                 description: "cannot create the spool directory \(directory): \(String(cString: strerror(errno)))")
         }
+        self.maximumBytes = maximumBytes
         self.writer = try SpoolWriter(directory: directory, segmentBytes: segmentBytes)
         self.ledger = SegmentLedger(current: self.writer.segmentIndex)
+        self.acceptance = Deque(replay.pending.map { ($0.sequence, $0.acceptedAtMilliseconds) })
         self.bytes = SpoolDirectory.segments(in: directory).reduce(0) { total, segment in
             var status = stat()
             return total + (stat(segment.path, &status) == 0 ? Int(status.st_size) : 0)
         }
+        self.delete(
+            self.ledger.seed(
+                segments: replay.segments.map(\.index),
+                pending: replay.pending.map { ($0.sequence, $0.segment) }))
     }
 
     /// Messages written and not yet resolved.
     var pendingMessages: Int { self.ledger.pendingMessages }
+
+    /// Where the next record goes: the segment being written and its size.
+    var position: (segment: UInt64, offset: Int) { (self.writer.segmentIndex, self.writer.currentSegmentSize) }
+
+    /// See ``SpoolWriter/duplicateDescriptor()``.
+    func duplicateDescriptor() -> Int32 {
+        self.writer.duplicateDescriptor()
+    }
+
+    /// Whether a message of `bodyBytes` would still fit under ``maximumBytes``.
+    func hasRoom(forBody bodyBytes: Int = 0) -> Bool {
+        self.bytes + bodyBytes + Self.recordOverhead <= self.maximumBytes
+    }
+
+    /// A record's bytes besides the body, generously: header, numbers and a long request id.
+    private static let recordOverhead = 256
+
+    /// Appends one accepted message, unless the spool is full; durable after the next sync.
+    func append(_ message: SpooledMessage) throws(AppendError) {
+        guard self.hasRoom(forBody: message.body.readableBytes) else {
+            throw .full
+        }
+        do {
+            try self.append([message])
+        } catch {
+            throw .failed("\(error)")
+        }
+    }
 
     /// Appends accepted messages; durable after the next ``sync()``.
     func append(_ messages: [SpooledMessage]) throws {
         try self.write(messages.map { .accepted($0) })
         for message in messages {
             self.ledger.written(sequence: message.sequence)
+            self.acceptance.append((message.sequence, message.acceptedAtMilliseconds))
         }
     }
 
@@ -42,6 +95,14 @@ final class SpoolStore {
         for sequence in sequences {
             self.delete(self.ledger.resolved(sequence: sequence))
         }
+    }
+
+    /// When the oldest message still pending was accepted, in milliseconds since the epoch.
+    func oldestPendingAcceptedAt() -> Int64? {
+        while let first = self.acceptance.first, !self.ledger.isPending(first.sequence) {
+            self.acceptance.removeFirst()
+        }
+        return self.acceptance.first?.milliseconds
     }
 
     /// Makes everything appended so far durable.

@@ -36,8 +36,15 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var deadLetterWriteFailures: Int
     public var queueCapacity: Int
     public var workers: Int
+    /// Calls accepted to the spool only, waiting for room in the memory queue.
+    public var backlog: Int
+    /// The spool, when the daemon runs with one.
+    public var spool: SpoolStats?
 
-    init(stats: DaemonStats, ledger: Ledger, occupancy: PipelineOccupancy, workers: Int, now: NIODeadline = .now()) {
+    init(
+        stats: DaemonStats, ledger: Ledger, occupancy: PipelineOccupancy, workers: Int, spool: SpoolStats? = nil,
+        now: NIODeadline = .now()
+    ) {
         self.uptimeSeconds = Double((now - stats.startedAt).nanoseconds / 1_000_000) / 1000
         self.connectionsOpen = stats.openConnections
         self.connectionsTotal = stats.count(DaemonStats.Names.connectionsTotal)
@@ -64,6 +71,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.deadLetterWriteFailures = stats.count(DaemonStats.Names.deadLetterWriteFailures)
         self.queueCapacity = occupancy.capacity
         self.workers = workers
+        self.backlog = occupancy.backlog
+        self.spool = spool
     }
 
     /// The snapshot as a JSON object with snake_case keys, as the `stats` reply carries it.

@@ -1,0 +1,31 @@
+/// The spool's part of the `stats` reply.
+public struct SpoolStats: Sendable, Codable, Equatable {
+    /// Bytes in the spool's segment files.
+    public var bytes: Int
+    /// Messages in the spool without a final outcome.
+    public var records: Int
+    /// How long ago the oldest undelivered message was accepted; absent when there is none.
+    public var oldestUndeliveredAgeSeconds: Double?
+    /// Messages found undelivered in the spool at start and sent again. After a crash, those
+    /// that were in flight may reach PromptLayer twice.
+    public var recovered: Int
+    /// Segments found damaged at start (torn or corrupt); what followed the damage was skipped.
+    public var damagedSegments: Int
+    /// Bytes skipped after damage at start.
+    public var damagedBytes: Int
+    /// `always`, `interval` or `never`.
+    public var fsync: String
+
+    init(_ journal: SpoolJournal) {
+        let figures = journal.figures
+        self.bytes = figures.bytes
+        self.records = figures.records
+        self.oldestUndeliveredAgeSeconds = figures.oldestAcceptedAtMilliseconds.map {
+            Double(max(0, WallClock.milliseconds() - $0)) / 1000
+        }
+        self.recovered = journal.recovery.pending
+        self.damagedSegments = journal.recovery.damage.count
+        self.damagedBytes = journal.recovery.bytesSkipped
+        self.fsync = journal.policy.rawValue
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import Glibc
+
+/// The `pltrackd` executable run as a child process with its own directory, socket and spool,
+/// delivering to a ``FakeUpstream``: for tests that kill it, stop it and start it again.
+public final class DaemonProcess: Sendable {
+    public let directory: String
+    public let socketPath: String
+    public let spoolDirectory: String
+    public let process: ChildProcess.Running
+
+    /// Starts `pltrackd run` in `directory` (kept across restarts: socket, spool, key, dead
+    /// letters) and returns once it answers a `ping`.
+    public init(directory: String, upstream: FakeUpstream, arguments: [String] = []) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.socketPath = directory + "/pltrackd.sock"
+        self.spoolDirectory = directory + "/spool"
+        let keyFile = directory + "/api-key"
+        _ = FileManager.default.createFile(
+            atPath: keyFile, contents: Data(upstream.expectedAPIKey.utf8), attributes: [.posixPermissions: 0o600])
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["PROMPTLAYER_API_KEY", "STATE_DIRECTORY", "NOTIFY_SOCKET", "LISTEN_FDS", "PLTRACKD_CONFIG"] {
+            environment[name] = nil
+        }
+        let child = ChildProcess(
+            BuildProducts.pltrackd,
+            [
+                "run", "--socket", self.socketPath, "--spool-dir", self.spoolDirectory,
+                "--upstream", upstream.baseURL, "--api-key-file", keyFile,
+                "--outbox", directory + "/outbox.jsonl", "--dead-letter", directory + "/dead-letters.jsonl",
+                "--retry-base", "5ms", "--retry-cap", "50ms",
+            ] + arguments,
+            environment: environment,
+            currentDirectory: directory
+        )
+        self.process = try child.start()
+        try await self.waitUntilServing()
+    }
+
+    /// Pings until the daemon answers; a socket file left by a killed daemon refuses until then.
+    private func waitUntilServing() async throws {
+        var lastError: (any Error)?
+        for _ in 0..<2400 {
+            do {
+                let pong = try await TestClient.connect(to: self.socketPath) {
+                    try await $0.request(#"{"type":"ping","id":"up"}"#)
+                }
+                if pong?["ok"] == .bool(true) {
+                    return
+                }
+            } catch {
+                lastError = error
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw lastError ?? CocoaError(.fileNoSuchFile)
+    }
+
+    /// Kills the daemon with SIGKILL: no drain, no last flush.
+    public func kill() async -> ChildProcess.Outcome {
+        self.process.signal(SIGKILL)
+        return await self.process.wait()
+    }
+
+    /// Stops the daemon with SIGTERM and waits for it to exit.
+    public func stop() async -> ChildProcess.Outcome {
+        self.process.signal(SIGTERM)
+        return await self.process.wait()
+    }
+
+    /// The daemon's resident memory, in KiB, from `/proc`.
+    public var residentKiB: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(self.process.pid)/status", encoding: .utf8) else {
+            return nil
+        }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        return line.flatMap { Int($0.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") }
+    }
+}

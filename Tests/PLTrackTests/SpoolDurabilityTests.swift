@@ -1,0 +1,244 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import PLTrackTestSupport
+import Testing
+
+@testable import PLTrack
+
+/// What the spool promises, tested against the real executable and a real HTTP server: an
+/// acknowledged call survives SIGKILL, an upstream outage, a damaged segment and a stop.
+@Suite(.serialized)
+struct SpoolDurabilityTests {
+    static func directory() -> String {
+        "/tmp/pltrackd-spool-\(UUID().uuidString.prefix(8))"
+    }
+
+    static func frame(_ requestID: Int, id: Bool) -> [UInt8] {
+        let reply = id ? #","id":\#(requestID)"# : ""
+        return Array(
+            #"{"type":"track.prompt","prompt_name":"spool","request_id":\#(requestID),"prompt_input_variables":{"n":\#(requestID)}\#(reply)}"#
+                .utf8)
+    }
+
+    /// Sends `requestIDs` with ids over `connections` connections, reading replies as they
+    /// come; returns how many were answered `"ok": true`.
+    static func sendAcknowledged(_ requestIDs: Range<Int>, to socket: String, connections: Int) async throws -> Int {
+        let perConnection = (requestIDs.count + connections - 1) / connections
+        return try await withThrowingTaskGroup(of: Int.self) { group in
+            for connection in 0..<connections {
+                let lower = requestIDs.lowerBound + connection * perConnection
+                let slice = lower..<min(lower + perConnection, requestIDs.upperBound)
+                guard !slice.isEmpty else { continue }
+                group.addTask {
+                    try await TestClient.connect(to: socket) { client async throws in
+                        let writer = client.writer
+                        async let sent: Void = {
+                            for batch in stride(from: slice.lowerBound, to: slice.upperBound, by: 500) {
+                                try await writer.send(
+                                    contentsOf: (batch..<min(batch + 500, slice.upperBound)).map { frame($0, id: true) }
+                                )
+                            }
+                        }()
+                        var acknowledged = 0
+                        for _ in slice where try await client.reply()?["ok"] == .bool(true) {
+                            acknowledged += 1
+                        }
+                        try await sent
+                        return acknowledged
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+
+    static func deliveredIDs(_ upstream: FakeUpstream) -> [Int64] {
+        upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
+    }
+
+    /// How many of `expected` never arrived, and the first few of them, for a readable failure.
+    static func missing(_ expected: some Sequence<Int64>, from delivered: [Int64]) -> (count: Int, first: [Int64]) {
+        let arrived = Set(delivered)
+        let missing = expected.filter { !arrived.contains($0) }
+        return (missing.count, Array(missing.prefix(10)))
+    }
+
+    // MARK: SIGKILL
+
+    @Test func everyAcknowledgedCallArrivesAfterSIGKILLAndRestart() async throws {
+        let total = 50_000
+        let workers = 8
+        let slow = NIOLockedValueBox(true)
+        let upstream = try await FakeUpstream { _, _ in
+            slow.withLockedValue { $0 } ? .init(status: 200, delay: .milliseconds(20)) : .success
+        }
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let arguments = ["--workers", "\(workers)", "--queue-capacity", "5000"]
+        let first = try await DaemonProcess(directory: directory, upstream: upstream, arguments: arguments)
+        let acknowledged = try await Self.sendAcknowledged(0..<total, to: first.socketPath, connections: 8)
+        #expect(acknowledged == total)
+        let beforeKill = try await TestClient.connect(to: first.socketPath) { try await $0.stats() }
+        let deliveredBeforeKill = Self.deliveredIDs(upstream).count
+        #expect(deliveredBeforeKill < total, "the kill must find calls in the pipeline")
+        #expect((beforeKill?["spool"]?["records"]?.integer ?? 0) > 0)
+        _ = await first.kill()
+
+        slow.withLockedValue { $0 = false }
+        let second = try await DaemonProcess(directory: directory, upstream: upstream, arguments: arguments)
+        let stats = try await TestClient.connect(to: second.socketPath) { client async throws in
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await client.stats()
+        }
+        let recovered = stats?["spool"]?["recovered"]?.integer ?? 0
+        #expect(recovered > 0)
+        #expect(stats?["spool"]?["records"]?.integer == 0)
+        #expect(stats?["ledger_balances"] == .bool(true))
+        let delivered = Self.deliveredIDs(upstream)
+        #expect(Self.missing(0..<Int64(total), from: delivered) == (0, []), "every acknowledged call arrives")
+        let duplicates = delivered.count - Set(delivered).count
+        // Only a call in flight at the kill can be sent twice: at most one per worker.
+        #expect(duplicates <= workers)
+        #expect(upstream.violations.isEmpty)
+        print(
+            "SIGKILL: \(total) acknowledged, \(deliveredBeforeKill) delivered before the kill, \(recovered) recovered, \(duplicates) duplicates"
+        )
+        _ = await second.stop()
+        await upstream.stop()
+    }
+
+    // MARK: Upstream outage
+
+    @Test func anOutageFillsTheSpoolNotMemoryAndEverythingArrivesAfter() async throws {
+        let total = 20_000
+        let capacity = 1_000
+        let down = try await FakeUpstream()
+        let port = down.port
+        let key = down.expectedAPIKey
+        await down.stop()  // connections to the port are refused from now on
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = try await DaemonProcess(
+            directory: directory, upstream: down, arguments: ["--queue-capacity", "\(capacity)"])
+        let acknowledged = try await Self.sendAcknowledged(0..<total, to: daemon.socketPath, connections: 4)
+        #expect(acknowledged == total)
+        // Wait (bounded) until the daemon has seen the upstream refuse.
+        let during = try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            for _ in 0..<2_000 {
+                let stats = try await client.stats()
+                if (stats?["upstream_failures"]?.integer ?? 0) > 0 {
+                    return stats
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            return try await client.stats()
+        }
+        let inMemory =
+            (during?["queued"]?.integer ?? 0) + (during?["in_flight"]?.integer ?? 0)
+        #expect(inMemory <= Int64(capacity), "the memory queue stays within --queue-capacity")
+        #expect((during?["backlog"]?.integer ?? 0) >= Int64(total - capacity), "the rest waits on disk")
+        #expect(during?["spool"]?["records"]?.integer == Int64(total))
+        #expect((during?["spool"]?["bytes"]?.integer ?? 0) > 0)
+        #expect(during?["spool"]?["oldest_undelivered_age_seconds"] != nil)
+        #expect((during?["upstream_failures"]?.integer ?? 0) > 0)
+        let residentDuring = daemon.residentKiB
+
+        let up = try await FakeUpstream(port: port, expectedAPIKey: key)
+        let after = try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await client.stats()
+        }
+        #expect(after?["delivered"]?.integer == Int64(total))
+        #expect(after?["spool"]?["records"]?.integer == 0)
+        let delivered = Self.deliveredIDs(up)
+        #expect(Self.missing(0..<Int64(total), from: delivered) == (0, []))
+        #expect(delivered.count == total, "nothing was delivered twice")
+        print(
+            "outage: \(total) acknowledged while down, \(inMemory) in memory, backlog \(during?["backlog"]?.integer ?? -1), spool \(during?["spool"]?["bytes"]?.integer ?? -1) bytes, RSS \(residentDuring ?? -1) KiB"
+        )
+        _ = await daemon.stop()
+        await up.stop()
+    }
+
+    // MARK: Damage
+
+    @Test func damagedSegmentsReplayUpToTheDamageAndReportIt() async throws {
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let spool = directory + "/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let writer = try SpoolWriter(directory: spool, segmentBytes: 1_000)
+        for sequence in 1...60 as ClosedRange<UInt64> {
+            try writer.append([
+                .accepted(
+                    SpooledMessage(
+                        sequence: sequence,
+                        acceptedAtMilliseconds: WallClock.milliseconds(),
+                        kind: .prompt,
+                        requestID: .integer(Int64(sequence)),
+                        body: ByteBuffer(string: #"{"prompt_name":"replayed","request_id":\#(sequence)}"#)
+                    ))
+            ])
+        }
+        try writer.sync()
+        let segments = SpoolDirectory.segments(in: spool)
+        #expect(segments.count >= 4)
+        // The first segment loses the end of its last record; the second gets a flipped byte.
+        let cut = try #require(FileManager.default.contents(atPath: segments[0].path))
+        try cut.prefix(cut.count - 5).write(to: URL(fileURLWithPath: segments[0].path))
+        var flipped = try #require(FileManager.default.contents(atPath: segments[1].path))
+        flipped[flipped.count / 2] ^= 0xFF
+        try flipped.write(to: URL(fileURLWithPath: segments[1].path))
+        let expected = Set(SpoolDirectory.replay(spool).pending.map { Int64($0.sequence) })
+        #expect(expected.count < 60 && expected.count > 30)
+
+        let upstream = try await FakeUpstream()
+        let daemon = try await DaemonProcess(directory: directory, upstream: upstream)
+        let stats = try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await client.stats()
+        }
+        #expect(Set(Self.deliveredIDs(upstream)) == expected)
+        #expect(stats?["spool"]?["damaged_segments"]?.integer == 2)
+        #expect((stats?["spool"]?["damaged_bytes"]?.integer ?? 0) > 0)
+        #expect(stats?["spool"]?["recovered"]?.integer == Int64(expected.count))
+        let outcome = await daemon.stop()
+        #expect(outcome.status == 0)
+        #expect(outcome.standardError.contains("spool damage"))
+        #expect(outcome.standardError.contains("cut off"))
+        #expect(outcome.standardError.contains("checksum"))
+        await upstream.stop()
+    }
+
+    // MARK: Graceful stop
+
+    @Test func aStopWhileUpstreamIsSlowKeepsTheRestForTheNextStart() async throws {
+        let total = 300
+        let slow = NIOLockedValueBox(true)
+        let upstream = try await FakeUpstream { _, _ in
+            slow.withLockedValue { $0 } ? .init(status: 200, delay: .milliseconds(100)) : .success
+        }
+        let directory = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try await DaemonProcess(
+            directory: directory, upstream: upstream, arguments: ["--workers", "2", "--drain-timeout", "300ms"])
+        #expect(try await Self.sendAcknowledged(0..<total, to: first.socketPath, connections: 2) == total)
+        let outcome = await first.stop()
+        #expect(outcome.status == 0)
+        #expect(outcome.standardError.contains("stay in the spool"))
+        let deliveredBeforeStop = Set(Self.deliveredIDs(upstream))
+        #expect(deliveredBeforeStop.count < total)
+
+        slow.withLockedValue { $0 = false }
+        let second = try await DaemonProcess(directory: directory, upstream: upstream)
+        let stats = try await TestClient.connect(to: second.socketPath) { client async throws in
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await client.stats()
+        }
+        #expect(Self.missing(0..<Int64(total), from: Self.deliveredIDs(upstream)) == (0, []))
+        #expect(stats?["spool"]?["records"]?.integer == 0)
+        _ = await second.stop()
+        await upstream.stop()
+    }
+}

@@ -1,0 +1,101 @@
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import PLTrack
+
+/// The pipeline state machine with a spool: the backlog beyond capacity, and one call per
+/// request on its way at a time.
+struct SpooledPipelineTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func beyondCapacityCallsGoToTheBacklogAndComeBackInOrder() {
+        var machine = PipelineStateMachine(capacity: 2, coalescingWindow: .zero, spooled: true)
+        #expect(machine.admission == .memory(sequence: 1))
+        _ = machine.submit(.prompt(1), now: self.start)
+        _ = machine.submit(.prompt(2), now: self.start)
+        #expect(machine.admission == .backlog(sequence: 3, starts: true))
+        _ = machine.submit(.prompt(3), now: self.start)
+        #expect(machine.admission == .backlog(sequence: 4, starts: false), "a backlog keeps everything after it")
+        _ = machine.submit(.prompt(4), now: self.start)
+        #expect(machine.backlog == 2 && machine.held == 4 && machine.inMemory == 2)
+        #expect(machine.backlogWanted == 0, "no room in memory")
+        guard case .assigned(let first) = machine.workerRequestsWork(0) else {
+            Issue.record("call 1 must be ready")
+            return
+        }
+        let finished = machine.attemptFinished(first, .delivered)
+        #expect(finished.resolved == [1], "the spool records the outcome")
+        #expect(machine.backlogWanted == 1)
+        let loaded = Envelope(message: .prompt(3), sequence: 3, acceptedAt: self.start)
+        _ = machine.loaded([loaded], now: self.start)
+        #expect(machine.backlog == 1 && machine.inMemory == 2)
+        #expect(machine.currentLedger.balances)
+    }
+
+    @Test func aLaterCallForARequestWaitsForTheEarlierOneAndItsRetries() {
+        var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, spooled: true)
+        _ = machine.submit(.prompt(7, revision: 1), now: self.start)
+        guard case .assigned(let earlier) = machine.workerRequestsWork(0) else {
+            Issue.record("revision 1 must be ready")
+            return
+        }
+        _ = machine.submit(.prompt(7, revision: 2), now: self.start)
+        #expect(machine.workerRequestsWork(1) == .wait, "revision 2 waits while revision 1 is in flight")
+        let retry = machine.attemptFinished(earlier, .retry(at: self.start + .milliseconds(10)))
+        #expect(retry.assignments.isEmpty, "nor while it waits to retry")
+        _ = machine.submit(.prompt(7, revision: 3), now: self.start)
+        #expect(machine.currentLedger.coalesced == 1, "revision 3 replaces revision 2 where it waits")
+        let fired = machine.timerFired(now: self.start + .milliseconds(10))
+        #expect(fired.assignments.map { $0.envelope.sequence } == [1], "the retry goes first")
+        let delivered = machine.attemptFinished(fired.assignments[0].envelope, .delivered)
+        #expect(delivered.assignments.isEmpty)
+        guard case .assigned(let latest) = machine.workerRequestsWork(0) else {
+            Issue.record("revision 3 must be ready once revision 1 is delivered")
+            return
+        }
+        #expect(String(buffer: latest.message.body).contains(#""revision":3"#))
+        #expect(machine.currentLedger.balances)
+    }
+
+    @Test func aFullSpoolRefusesUntilItHasRoom() {
+        var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, spooled: true)
+        machine.spoolFilled()
+        #expect(machine.submit(.prompt(1), now: self.start) == .spoolFull)
+        #expect(machine.waitForCapacity(5) == false)
+        #expect(machine.spoolFreed().resumedIngest == [5])
+        #expect(machine.admission == .memory(sequence: 1))
+    }
+
+    @Test func aReplayedBacklogIsHeldAndNumberingContinues() {
+        let machine = PipelineStateMachine(
+            capacity: 10, coalescingWindow: .zero, spooled: true, recovered: 3, highestSequence: 40)
+        #expect(machine.currentLedger.accepted == 3 && machine.held == 3 && machine.currentLedger.balances)
+        #expect(machine.admission == .backlog(sequence: 41, starts: false))
+        #expect(machine.backlogWanted == 3)
+    }
+
+    @Test func groupCommitSettlesEveryWaitOneFsyncCovers() {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        var commit = GroupCommit(durableThrough: 0)
+        commit.wrote(1)
+        commit.wrote(2)
+        let first = loop.makePromise(of: Void.self)
+        #expect(commit.wait(for: 1, first) == .startCommit)
+        commit.commitStarts()
+        commit.wrote(3)
+        let second = loop.makePromise(of: Void.self)
+        let third = loop.makePromise(of: Void.self)
+        #expect(commit.wait(for: 2, second) == .none, "a commit is running")
+        #expect(commit.wait(for: 3, third) == .none)
+        let (settled, again) = commit.commitEnded(succeeded: true)
+        #expect(settled.count == 2, "the fsync covered 1 and 2, written before it started")
+        #expect(again, "3 was written after; another round")
+        commit.commitStarts()
+        let secondRound = commit.commitEnded(succeeded: true).settled
+        #expect(secondRound.count == 1)
+        let late = loop.makePromise(of: Void.self)
+        #expect(commit.wait(for: 3, late) == .succeedNow)
+        for promise in settled + secondRound + [late] { promise.succeed() }
+    }
+}
