@@ -8,31 +8,47 @@ struct StatsTable {
     init(_ stats: StatsSnapshot) {
         let rejected = stats.rejected.filter { $0.value > 0 }.sorted { $0.key < $1.key }
             .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        self.rows = [
-            ("uptime", String(format: "%.1f s", stats.uptimeSeconds)),
+        self.rows =
+            [
+                ("uptime", String(format: "%.1f s", stats.uptimeSeconds)),
+                (
+                    "connections",
+                    "\(stats.connectionsOpen) open, \(stats.connectionsTotal) total, \(stats.connectionsRefused) refused"
+                ),
+                ("frames received", "\(stats.framesReceived) (\(stats.bytesReceived) bytes)"),
+                ("accepted", "\(stats.accepted)"),
+                ("rejected", rejected.isEmpty ? "0" : rejected),
+                ("coalesced", "\(stats.coalesced)"),
+                ("queued", "\(stats.queued) of \(stats.queueCapacity) (\(stats.retrying) waiting to retry)"),
+                ("in flight", "\(stats.inFlight) of \(stats.workers) workers"),
+                ("delivered", "\(stats.delivered)"),
+                ("dead-lettered", "\(stats.deadLettered)"),
+                ("retries", "\(stats.retries)"),
+                ("upstream requests", "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer)"),
+                (
+                    "upstream latency",
+                    String(format: "p50 %.1f ms, p99 %.1f ms", stats.upstreamLatencyP50Ms, stats.upstreamLatencyP99Ms)
+                ),
+                (
+                    "backpressure pauses",
+                    "\(stats.backpressurePauses) (queue or spool full), \(stats.slowReaderPauses) (client not reading)"
+                ),
+                ("ledger", stats.ledgerBalances ? "balances" : "DOES NOT BALANCE"),
+            ] + Self.spoolRows(stats)
+    }
+
+    private static func spoolRows(_ stats: StatsSnapshot) -> [(String, String)] {
+        guard let spool = stats.spool else {
+            return [("spool", "none: held calls are in memory only")]
+        }
+        let oldest = spool.oldestUndeliveredAgeSeconds.map { String(format: ", oldest %.1f s", $0) } ?? ""
+        return [
+            ("spool", "\(spool.records) undelivered in \(spool.bytes) bytes\(oldest); fsync \(spool.fsync)"),
+            ("backlog", "\(stats.backlog) on disk waiting for room in memory; spool full \(stats.spoolFull) times"),
             (
-                "connections",
-                "\(stats.connectionsOpen) open, \(stats.connectionsTotal) total, \(stats.connectionsRefused) refused"
+                "at start",
+                "\(spool.recovered) recovered, \(spool.damagedSegments) damaged segments (\(spool.damagedBytes) bytes skipped)"
             ),
-            ("frames received", "\(stats.framesReceived) (\(stats.bytesReceived) bytes)"),
-            ("accepted", "\(stats.accepted)"),
-            ("rejected", rejected.isEmpty ? "0" : rejected),
-            ("coalesced", "\(stats.coalesced)"),
-            ("queued", "\(stats.queued) of \(stats.queueCapacity) (\(stats.retrying) waiting to retry)"),
-            ("in flight", "\(stats.inFlight) of \(stats.workers) workers"),
-            ("delivered", "\(stats.delivered)"),
-            ("dead-lettered", "\(stats.deadLettered)"),
-            ("retries", "\(stats.retries)"),
-            ("upstream requests", "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer)"),
-            (
-                "upstream latency",
-                String(format: "p50 %.1f ms, p99 %.1f ms", stats.upstreamLatencyP50Ms, stats.upstreamLatencyP99Ms)
-            ),
-            (
-                "backpressure pauses",
-                "\(stats.backpressurePauses) (queue full), \(stats.slowReaderPauses) (client not reading)"
-            ),
-            ("ledger", stats.ledgerBalances ? "balances" : "DOES NOT BALANCE"),
         ]
     }
 

@@ -84,6 +84,7 @@ public final class Daemon: Service, Sendable {
             self.readiness.fail(error)
             throw error
         }
+        self.reportRecovery()
         self.logger.info(
             "pltrackd \(PLTrackVersion.current) ready",
             metadata: [
@@ -92,7 +93,6 @@ public final class Daemon: Service, Sendable {
                 "delivery": "\(delivery.summary)",
             ]
         )
-        self.reportRecovery()
         self.pipeline.start()
         self.readiness.succeed()
         self.notifier.ready()

@@ -146,9 +146,11 @@ final class ConnectionHandler: ChannelInboundHandler {
                 self.parked.prepend(frame)
                 self.pause(context: context)
             case .spoolFull where track.replyID == nil:
+                self.stats.spoolWasFull()
                 self.parked.prepend(frame)
                 self.pause(context: context)
             case .spoolFull:
+                self.stats.spoolWasFull()
                 self.reply(
                     .error(
                         id: track.replyID,

@@ -15,6 +15,7 @@ public final class DaemonStats: Sendable {
     private let bytesReceived: Counter
     private let backpressurePauses: Counter
     private let slowReaderPauses: Counter
+    private let spoolFullRefusals: Counter
     private let upstreamRequests: Counter
     private let upstreamFailures: Counter
     private let retries: Counter
@@ -34,6 +35,7 @@ public final class DaemonStats: Sendable {
         self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
         self.backpressurePauses = Counter(label: Names.backpressurePauses, factory: registry)
         self.slowReaderPauses = Counter(label: Names.slowReaderPauses, factory: registry)
+        self.spoolFullRefusals = Counter(label: Names.spoolFull, factory: registry)
         self.upstreamRequests = Counter(label: Names.upstreamRequests, factory: registry)
         self.upstreamFailures = Counter(label: Names.upstreamFailures, factory: registry)
         self.retries = Counter(label: Names.retries, factory: registry)
@@ -55,6 +57,7 @@ public final class DaemonStats: Sendable {
         static let bytesReceived = "pltrackd_bytes_received_total"
         static let backpressurePauses = "pltrackd_backpressure_pauses_total"
         static let slowReaderPauses = "pltrackd_slow_reader_pauses_total"
+        static let spoolFull = "pltrackd_spool_full_total"
         static let upstreamRequests = "pltrackd_upstream_requests_total"
         static let upstreamFailures = "pltrackd_upstream_failures_total"
         static let retries = "pltrackd_retries_total"
@@ -91,6 +94,11 @@ public final class DaemonStats: Sendable {
 
     func slowReaderPaused() {
         self.slowReaderPauses.increment()
+    }
+
+    /// A tracking call found the spool at `--spool-max-bytes`: refused, or its connection paused.
+    func spoolWasFull() {
+        self.spoolFullRefusals.increment()
     }
 
     /// Counts one upstream attempt; `reachedServer` is false when no HTTP answer came.

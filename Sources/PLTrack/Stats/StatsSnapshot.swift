@@ -38,6 +38,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var workers: Int
     /// Calls accepted to the spool only, waiting for room in the memory queue.
     public var backlog: Int
+    /// Tracking calls that found the spool full: answered `overloaded`, or their connection paused.
+    public var spoolFull: Int
     /// The spool, when the daemon runs with one.
     public var spool: SpoolStats?
 
@@ -72,6 +74,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.queueCapacity = occupancy.capacity
         self.workers = workers
         self.backlog = occupancy.backlog
+        self.spoolFull = stats.count(DaemonStats.Names.spoolFull)
         self.spool = spool
     }
 

@@ -10,7 +10,15 @@ public enum StatusLine {
             "dead-lettered \(stats.deadLettered)",
             "\(stats.inFlight)/\(stats.workers) workers busy",
             "upstream p99 \(Self.milliseconds(stats.upstreamLatencyP99Ms))",
-        ].joined(separator: " · ")
+        ].joined(separator: " · ") + Self.spool(stats)
+    }
+
+    /// ` · backlog 19000 · spool 2637792 bytes` while calls wait on disk; nothing otherwise.
+    private static func spool(_ stats: StatsSnapshot) -> String {
+        guard let spool = stats.spool, stats.backlog > 0 || stats.spoolFull > 0 else {
+            return ""
+        }
+        return " · backlog \(stats.backlog) · spool \(spool.bytes) bytes"
     }
 
     private static func milliseconds(_ value: Double) -> String {
