@@ -105,6 +105,19 @@ public final class FakeUpstream: Sendable {
         try? await self.channel.close()
     }
 
+    /// A PromptLayer that is down: a server started and stopped at once, so connections to its
+    /// port are refused; ``restarted()`` brings it back on the same port.
+    public static func unreachable() async throws -> FakeUpstream {
+        let upstream = try await FakeUpstream()
+        await upstream.stop()
+        return upstream
+    }
+
+    /// A new server on this one's port, with its key and script: the upstream coming back.
+    public func restarted() async throws -> FakeUpstream {
+        try await FakeUpstream(port: self.port, expectedAPIKey: self.expectedAPIKey, script: self.script)
+    }
+
     /// Records `request` and decides its answer.
     func answer(_ request: Request) -> Answer {
         let problems = self.contract.violations(

@@ -4,12 +4,11 @@ import NIOConcurrencyHelpers
 import PLTrack
 
 /// A `NOTIFY_SOCKET` stand-in: a Unix datagram socket that records every `sd_notify` message
-/// a daemon sends, with when it was read.
+/// a daemon sends.
 public final class NotifyListener: Sendable {
     /// One assignment, e.g. `READY=1` or `STATUS=…`.
     public struct Message: Sendable {
         public var text: String
-        public var receivedAt: ContinuousClock.Instant
     }
 
     public let path: String
@@ -68,10 +67,9 @@ public final class NotifyListener: Sendable {
             guard count > 0 else {
                 return
             }
-            let now = ContinuousClock.now
             let lines = String(decoding: buffer[0..<count], as: UTF8.self).split(separator: "\n").map(String.init)
             self.messages.withLockedValue { messages in
-                messages += lines.map { Message(text: $0, receivedAt: now) }
+                messages += lines.map { Message(text: $0) }
             }
         }
     }

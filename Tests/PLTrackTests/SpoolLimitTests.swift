@@ -10,10 +10,7 @@ import Testing
 struct SpoolLimitTests {
     @Test func aFullSpoolRefusesCallsWithAnIDAndPausesThoseWithout() async throws {
         let total = 12_000
-        let down = try await FakeUpstream()
-        let port = down.port
-        let key = down.expectedAPIKey
-        await down.stop()  // connections to the port are refused from now on
+        let down = try await FakeUpstream.unreachable()
         let directory = SpoolDurabilityTests.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let daemon = try await DaemonProcess(
@@ -67,7 +64,7 @@ struct SpoolLimitTests {
             #expect(paused, "the call without an id found the spool full and waits")
 
             // PromptLayer comes back: the spool drains, the waiting call is taken, all arrive.
-            let up = try await FakeUpstream(port: port, expectedAPIKey: key)
+            let up = try await down.restarted()
             let after = try await TestClient.connect(to: daemon.socketPath) { client async throws in
                 for _ in 0..<6_000 {
                     if try await client.stats()?["accepted"]?.integer == Int64(taken.count + 1) {

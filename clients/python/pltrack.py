@@ -55,7 +55,9 @@ class PltrackError(Exception):
 
     ``code`` is one of the stable codes from the spec (``invalid_json``,
     ``invalid_message``, ``unknown_type``, ``frame_too_large``, ``overloaded``,
-    ``shutting_down``, ``timeout``); ``message`` is human-readable text.
+    ``shutting_down``, ``forbidden``, ``spool_error``, ``timeout``); ``message`` is
+    human-readable text. ``overloaded`` for a tracking call means it was not taken: send
+    it again later. ``spool_error`` means the daemon's disk failed (see the spec).
     ``reply`` is the whole reply object.
     """
 

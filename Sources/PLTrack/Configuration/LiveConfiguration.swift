@@ -13,6 +13,11 @@ public final class LiveConfiguration: Sendable {
         self.box.withLockedValue { $0 }
     }
 
+    /// One part of the configuration in force, without copying the rest (for hot paths).
+    public func read<Value>(_ part: (DaemonConfiguration) -> Value) -> Value {
+        self.box.withLockedValue { part($0) }
+    }
+
     /// What a reload did.
     public struct ReloadOutcome: Sendable, Equatable {
         /// Settings whose new value is now in force.

@@ -39,8 +39,9 @@ public enum Settings {
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
         .duration("max-age", \.maximumAge, reloadable: true),
         Setting(name: "spool-dir", aliases: [], isReloadable: false) { text, configuration in
-            guard text.hasPrefix("/") else {
-                return "\"\(text)\" is not an absolute path"
+            // A relative path is taken from the working directory, as the outbox's is.
+            guard !text.isEmpty else {
+                return "must not be empty; leave it unset to run without a spool"
             }
             configuration.spoolDirectory = text
             return nil

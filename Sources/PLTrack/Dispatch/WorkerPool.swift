@@ -61,19 +61,19 @@ public struct WorkerPool: Sendable {
             self.stats.upstreamAttempted(reachedServer: true)
             self.stats.recordLatency(.now() - started)
         }
-        let configuration = self.live.current
-        switch configuration.retryPolicy.classify(response) {
+        let (retryPolicy, maximumAge) = self.live.read { ($0.retryPolicy, $0.maximumAge) }
+        switch retryPolicy.classify(response) {
         case .delivered:
             self.pipeline.attemptFinished(envelope, .delivered)
         case .retry(let notBefore):
             let age = NIODeadline.now() - envelope.acceptedAt
-            guard age < TimeAmount(configuration.maximumAge) else {
+            guard age < TimeAmount(maximumAge) else {
                 let (status, body) = Self.statusAndBody(of: response)
                 self.deadLetter(envelope, status: status, response: body, reason: "expired")
                 return
             }
             self.stats.retryScheduled()
-            let delay = configuration.retryPolicy.backoff(
+            let delay = retryPolicy.backoff(
                 afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
             self.pipeline.attemptFinished(envelope, .retry(at: .now() + TimeAmount(delay)))
         case .deadLetter(let status, let body):

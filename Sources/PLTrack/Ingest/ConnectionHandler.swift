@@ -181,7 +181,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .stats(let id, let format):
             self.reply(self.settings.statsReply(id, format), context: context)
         case .flush(let id, let timeout):
-            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.current.flushTimeout)
+            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.read(\.flushTimeout))
             let channel = context.channel
             let stats = self.stats
             self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in

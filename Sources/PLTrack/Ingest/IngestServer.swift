@@ -37,7 +37,7 @@ struct IngestServer {
     }
 
     private func initialize(_ channel: any Channel) throws {
-        let limit = self.settings.live.current.maximumConnections
+        let limit = self.settings.live.read(\.maximumConnections)
         guard self.stats.openConnection(limit: limit) else {
             let refusal = Reply.error(
                 id: nil,
