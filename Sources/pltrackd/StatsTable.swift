@@ -43,7 +43,10 @@ struct StatsTable {
         }
         let oldest = spool.oldestUndeliveredAgeSeconds.map { String(format: ", oldest %.1f s", $0) } ?? ""
         return [
-            ("spool", "\(spool.records) undelivered in \(spool.bytes) bytes\(oldest); fsync \(spool.fsync)"),
+            (
+                "spool",
+                "\(spool.records) undelivered in \(spool.bytes) bytes\(oldest); fsync \(spool.fsync), \(spool.fsyncs) so far"
+            ),
             ("backlog", "\(stats.backlog) on disk waiting for room in memory; spool full \(stats.spoolFull) times"),
             (
                 "at start",

@@ -70,7 +70,7 @@ struct SpoolDurabilityTests {
         let figures = try await Self.killWhileBusyAndRestart(
             total: 50_000, workers: 8, arguments: ["--queue-capacity", "5000"])
         print(
-            "SIGKILL: 50000 acknowledged, \(figures.deliveredBeforeKill) delivered before the kill, \(figures.recovered) recovered, \(figures.duplicates) duplicates"
+            "SIGKILL: 50000 acknowledged after \(figures.fsyncs) fsyncs, \(figures.deliveredBeforeKill) delivered before the kill, \(figures.recovered) recovered, \(figures.duplicates) duplicates"
         )
     }
 
@@ -79,7 +79,7 @@ struct SpoolDurabilityTests {
     @Test(arguments: [FsyncPolicy.interval, .never])
     func acknowledgedCallsSurviveSIGKILLWithoutWaitingForTheDisk(_ policy: FsyncPolicy) async throws {
         let figures = try await Self.killWhileBusyAndRestart(
-            total: 3_000, workers: 2, arguments: ["--fsync", policy.rawValue])
+            total: 3_000, workers: 2, policy: policy)
         #expect(figures.fsync == policy.rawValue)
     }
 
@@ -87,12 +87,12 @@ struct SpoolDurabilityTests {
     /// SIGKILL, starts it again on the same spool with a fast upstream, and checks that every
     /// acknowledged call arrives, with at most one duplicate per worker.
     static func killWhileBusyAndRestart(
-        total: Int, workers: Int, arguments extra: [String]
-    ) async throws -> (deliveredBeforeKill: Int, recovered: Int64, duplicates: Int, fsync: String?) {
+        total: Int, workers: Int, policy: FsyncPolicy = .always, arguments extra: [String] = []
+    ) async throws -> (deliveredBeforeKill: Int, recovered: Int64, duplicates: Int, fsyncs: Int64, fsync: String?) {
         let (upstream, slow) = try await Self.slowUpstream(delay: .milliseconds(20))
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let arguments = ["--workers", "\(workers)"] + extra
+        let arguments = ["--workers", "\(workers)", "--fsync", policy.rawValue] + extra
         let first = try await DaemonProcess(directory: directory, upstream: upstream, arguments: arguments)
         let acknowledged = try await Self.sendAcknowledged(0..<total, to: first.socketPath, connections: workers)
         #expect(acknowledged == total)
@@ -100,6 +100,16 @@ struct SpoolDurabilityTests {
         let deliveredBeforeKill = Self.deliveredIDs(upstream).count
         #expect(deliveredBeforeKill < total, "the kill must find calls in the pipeline")
         #expect((beforeKill?["spool"]?["records"]?.integer ?? 0) > 0)
+        let fsyncs = beforeKill?["spool"]?["fsyncs"]?.integer ?? 0
+        switch policy {
+        case .always:
+            // Group commit: one fsync covers every call written while the one before it ran.
+            #expect(fsyncs > 0 && fsyncs < Int64(total), "one fsync covers many acknowledgements")
+        case .interval:
+            #expect(fsyncs < Int64(total))
+        case .never:
+            #expect(fsyncs == 0, "with never, only the kernel writes back")
+        }
         _ = await first.kill()
 
         slow.withLockedValue { $0 = false }
@@ -120,7 +130,7 @@ struct SpoolDurabilityTests {
         #expect(upstream.violations.isEmpty)
         _ = await second.stop()
         await upstream.stop()
-        return (deliveredBeforeKill, recovered, duplicates, stats?["spool"]?["fsync"]?.string)
+        return (deliveredBeforeKill, recovered, duplicates, fsyncs, stats?["spool"]?["fsync"]?.string)
     }
 
     /// An upstream that answers 200 after `delay` while the flag is set, and at once after.

@@ -171,6 +171,7 @@ public final class Daemon: Service, Sendable {
                     ("pltrackd_spool_oldest_undelivered_age_seconds", "gauge", spool.oldestUndeliveredAgeSeconds ?? 0),
                     ("pltrackd_spool_recovered", "gauge", Double(spool.recovered)),
                     ("pltrackd_spool_damaged_segments", "gauge", Double(spool.damagedSegments)),
+                    ("pltrackd_spool_fsyncs_total", "counter", Double(spool.fsyncs)),
                 ]
             } ?? []
         return self.stats.registry.prometheusText(

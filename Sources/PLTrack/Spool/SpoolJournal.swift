@@ -34,12 +34,15 @@ public final class SpoolJournal: Sendable {
         public var bytes: Int
         public var records: Int
         public var oldestAcceptedAtMilliseconds: Int64?
+        /// Group commits run: each `fsync` covered every record written before it started.
+        public var commits: Int
     }
 
     private struct State {
         var store: SpoolStore
         var backlog: BacklogReader
         var commit: GroupCommit
+        var commits = 0
     }
 
     public let directory: String
@@ -176,6 +179,7 @@ public final class SpoolJournal: Sendable {
         while again {
             let descriptor = self.state.withLock { state in
                 state.commit.commitStarts()
+                state.commits += 1
                 return state.store.duplicateDescriptor()
             }
             let succeeded = descriptor >= 0 && fsync(descriptor) == 0
@@ -205,7 +209,8 @@ public final class SpoolJournal: Sendable {
             Figures(
                 bytes: state.store.bytes,
                 records: state.store.pendingMessages,
-                oldestAcceptedAtMilliseconds: state.store.oldestPendingAcceptedAt()
+                oldestAcceptedAtMilliseconds: state.store.oldestPendingAcceptedAt(),
+                commits: state.commits
             )
         }
     }

@@ -15,6 +15,9 @@ public struct SpoolStats: Sendable, Codable, Equatable {
     public var damagedBytes: Int
     /// `always`, `interval` or `never`.
     public var fsync: String
+    /// `fsync`s run by group commit since start; with `always`, acknowledgements per commit
+    /// is `accepted` divided by this.
+    public var fsyncs: Int
 
     init(_ journal: SpoolJournal) {
         let figures = journal.figures
@@ -27,5 +30,6 @@ public struct SpoolStats: Sendable, Codable, Equatable {
         self.damagedSegments = journal.recovery.damage.count
         self.damagedBytes = journal.recovery.bytesSkipped
         self.fsync = journal.policy.rawValue
+        self.fsyncs = figures.commits
     }
 }
