@@ -50,7 +50,7 @@ struct StatsTable {
             ("backlog", "\(stats.backlog) on disk waiting for room in memory; spool full \(stats.spoolFull) times"),
             (
                 "at start",
-                "\(spool.recovered) recovered, \(spool.damagedSegments) damaged segments (\(spool.damagedBytes) bytes skipped)"
+                "\(spool.recovered) recovered (\(spool.recoveredInFlight) were in flight and may repeat), \(spool.damagedSegments) damaged segments (\(spool.damagedBytes) bytes skipped)"
             ),
         ]
     }

@@ -30,6 +30,24 @@ struct SpoolFileTests {
         #expect(stat(writer.currentSegmentPath, &status) == 0 && status.st_mode & 0o777 == 0o600)
     }
 
+    @Test func theCallsLeftInFlightAreReadOnceAndTheSlotsStartEmpty() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try InFlightSlots(directory: directory, workers: 4)
+        #expect(first.previous.isEmpty)
+        first.set(0, to: 41)
+        first.set(2, to: 1 << 40)
+        first.set(3, to: 9)
+        first.set(3, to: 0)  // worker 3's attempt ended
+        let second = try InFlightSlots(directory: directory, workers: 2)
+        #expect(second.previous == [41, 1 << 40])
+        let third = try InFlightSlots(directory: directory, workers: 2)
+        #expect(third.previous.isEmpty, "a new run starts with empty slots")
+        var status = stat()
+        #expect(stat(directory + "/" + InFlightSlots.fileName, &status) == 0 && status.st_size == 16)
+        #expect(status.st_mode & 0o777 == 0o600)
+    }
+
     @Test func aNewWriterContinuesAfterTheLastSegment() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -15,7 +15,8 @@ extension Daemon {
             "spool opened",
             metadata: [
                 "spool": "\(journal.directory)", "fsync": "\(journal.policy.rawValue)",
-                "recovered": "\(recovery.pending)", "segments": "\(recovery.segments)",
+                "recovered": "\(recovery.pending)", "recovered_in_flight": "\(recovery.inFlight)",
+                "segments": "\(recovery.segments)",
             ]
         )
         for damage in recovery.damage {

@@ -49,6 +49,7 @@ public final class Daemon: Service, Sendable {
                 directory: directory,
                 maximumBytes: configuration.spoolMaximumBytes,
                 policy: configuration.fsyncPolicy,
+                workers: configuration.workers,
                 logger: logger
             )
         }
@@ -170,6 +171,7 @@ public final class Daemon: Service, Sendable {
                     ("pltrackd_spool_records", "gauge", Double(spool.records)),
                     ("pltrackd_spool_oldest_undelivered_age_seconds", "gauge", spool.oldestUndeliveredAgeSeconds ?? 0),
                     ("pltrackd_spool_recovered", "gauge", Double(spool.recovered)),
+                    ("pltrackd_spool_recovered_in_flight", "gauge", Double(spool.recoveredInFlight)),
                     ("pltrackd_spool_damaged_segments", "gauge", Double(spool.damagedSegments)),
                     ("pltrackd_spool_fsyncs_total", "counter", Double(spool.fsyncs)),
                 ]

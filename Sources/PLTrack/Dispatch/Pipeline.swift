@@ -207,6 +207,12 @@ public final class Pipeline: Sendable {
         }
     }
 
+    /// Notes beside the spool that `worker` sends `envelope` now (`nil`: its attempt ended and
+    /// the outcome is recorded); a restart counts the calls still noted as possibly sent twice.
+    func inFlight(worker: WorkerID, _ envelope: Envelope?) {
+        self.journal?.inFlight(worker: worker, envelope?.sequence)
+    }
+
     /// Records the result of one upstream attempt.
     func attemptFinished(_ envelope: Envelope, _ result: PipelineStateMachine.AttemptResult) {
         let work = self.locked.withLockedValue { state in

@@ -41,7 +41,13 @@ public struct WorkerPool: Sendable {
                     var generator = SystemRandomNumberGenerator()
                     while let envelope = await self.pipeline.nextEnvelope(for: worker) {
                         self.activity.begin(worker)
+                        self.pipeline.inFlight(worker: worker, envelope)
                         await self.attempt(envelope, using: &generator)
+                        if !Task.isCancelled {
+                            // The outcome is recorded now. A cancelled attempt (a drain that ran
+                            // out) may have reached PromptLayer: it stays noted for the restart.
+                            self.pipeline.inFlight(worker: worker, nil)
+                        }
                         self.activity.end(worker)
                     }
                 }

@@ -19,6 +19,9 @@ public final class SpoolJournal: Sendable {
     public struct Recovery: Sendable, Equatable {
         /// Undelivered messages found, to be dispatched again.
         public var pending: Int
+        /// Of those, the ones whose upstream attempt was under way when the daemon stopped:
+        /// PromptLayer may have them already, so they may arrive twice.
+        public var inFlight: Int
         /// The highest sequence number found; numbering continues after it.
         public var highestSequence: UInt64
         /// Segments read.
@@ -49,11 +52,14 @@ public final class SpoolJournal: Sendable {
     public let policy: FsyncPolicy
     public let recovery: Recovery
     private let state: Mutex<State>
+    private let inFlightSlots: InFlightSlots
     private let logger: Logger
 
-    /// Reads what `directory` holds and opens a new segment after it.
+    /// Reads what `directory` holds and opens a new segment after it, with a slot for each of
+    /// `workers` to note the call it has in flight.
     public init(
-        directory: String, maximumBytes: Int, policy: FsyncPolicy, logger: Logger, segmentBytes: Int? = nil
+        directory: String, maximumBytes: Int, policy: FsyncPolicy, workers: Int, logger: Logger,
+        segmentBytes: Int? = nil
     ) throws {
         let replay = SpoolDirectory.replay(directory)
         let store = try SpoolStore(
@@ -62,11 +68,14 @@ public final class SpoolJournal: Sendable {
             maximumBytes: maximumBytes,
             replay: replay
         )
+        let slots = try InFlightSlots(directory: directory, workers: workers)
+        self.inFlightSlots = slots
         self.directory = directory
         self.policy = policy
         self.logger = logger
         self.recovery = Recovery(
             pending: replay.pending.count,
+            inFlight: replay.pending.count { slots.previous.contains($0.sequence) },
             highestSequence: replay.highestSequence,
             segments: replay.segments.count,
             damage: replay.damage.map(\.description),
@@ -115,6 +124,13 @@ public final class SpoolJournal: Sendable {
             }
             return state.store.hasRoom()
         }
+    }
+
+    /// Notes that `worker` sends call `sequence` upstream now, so that a restart knows which
+    /// calls may have reached PromptLayer already; `nil` when its attempt has ended and the
+    /// outcome is recorded.
+    func inFlight(worker: Int, _ sequence: UInt64?) {
+        self.inFlightSlots.set(worker, to: sequence ?? 0)
     }
 
     /// Whether the spool has room for new messages.

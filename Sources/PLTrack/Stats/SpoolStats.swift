@@ -9,6 +9,9 @@ public struct SpoolStats: Sendable, Codable, Equatable {
     /// Messages found undelivered in the spool at start and sent again. After a crash, those
     /// that were in flight may reach PromptLayer twice.
     public var recovered: Int
+    /// Of the recovered, those whose upstream attempt was under way when the daemon stopped:
+    /// the only ones that may reach PromptLayer twice (short of a power failure).
+    public var recoveredInFlight: Int
     /// Segments found damaged at start (torn or corrupt); what followed the damage was skipped.
     public var damagedSegments: Int
     /// Bytes skipped after damage at start.
@@ -27,6 +30,7 @@ public struct SpoolStats: Sendable, Codable, Equatable {
             Double(max(0, WallClock.milliseconds() - $0)) / 1000
         }
         self.recovered = journal.recovery.pending
+        self.recoveredInFlight = journal.recovery.inFlight
         self.damagedSegments = journal.recovery.damage.count
         self.damagedBytes = journal.recovery.bytesSkipped
         self.fsync = journal.policy.rawValue
