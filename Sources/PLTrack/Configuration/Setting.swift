@@ -99,6 +99,41 @@ extension Setting {
             $0[keyPath: keyPath]
         }
     }
+
+    /// A path that is unset by default; given, it must not be empty (`problem` says why).
+    static func optionalPath(
+        _ name: String,
+        _ keyPath: any WritableKeyPath<DaemonConfiguration, String?> & Sendable,
+        reloadable: Bool,
+        problem: String = "must not be empty"
+    ) -> Setting {
+        Setting(name: name, aliases: [], isReloadable: reloadable) { text, configuration in
+            guard !text.isEmpty else {
+                return problem
+            }
+            configuration[keyPath: keyPath] = text
+            return nil
+        } show: {
+            $0[keyPath: keyPath]
+        }
+    }
+
+    /// One of the named cases of `Choice`, such as a log level.
+    static func choice<Choice: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String,
+        _ keyPath: any WritableKeyPath<DaemonConfiguration, Choice> & Sendable,
+        reloadable: Bool
+    ) -> Setting where Choice.RawValue == String {
+        Setting(name: name, aliases: [], isReloadable: reloadable) { text, configuration in
+            guard let choice = Choice(rawValue: text) else {
+                return "\"\(text)\" is not one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))"
+            }
+            configuration[keyPath: keyPath] = choice
+            return nil
+        } show: {
+            $0[keyPath: keyPath].rawValue
+        }
+    }
 }
 
 extension String {

@@ -21,15 +21,7 @@ public enum Settings {
         .text("upstream", \.upstreamURL, aliases: ["PROMPTLAYER_BASE_URL"], reloadable: false) { text in
             text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"
         },
-        Setting(name: "api-key-file", aliases: [], isReloadable: false) { text, configuration in
-            guard !text.isEmpty else {
-                return "must not be empty"
-            }
-            configuration.apiKeyFile = text
-            return nil
-        } show: {
-            $0.apiKeyFile
-        },
+        .optionalPath("api-key-file", \.apiKeyFile, reloadable: false),
         .text("outbox", \.outboxPath, reloadable: false),
         .text("dead-letter", \.deadLetterPath, reloadable: false),
         .duration("retry-base", \.retryPolicy.base, reloadable: true),
@@ -38,36 +30,14 @@ public enum Settings {
         .duration("flush-timeout", \.flushTimeout, reloadable: true),
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
         .duration("max-age", \.maximumAge, reloadable: true),
-        Setting(name: "spool-dir", aliases: [], isReloadable: false) { text, configuration in
-            // A relative path is taken from the working directory, as the outbox's is.
-            guard !text.isEmpty else {
-                return "must not be empty; leave it unset to run without a spool"
-            }
-            configuration.spoolDirectory = text
-            return nil
-        } show: {
-            $0.spoolDirectory
-        },
-        Setting(name: "fsync", aliases: [], isReloadable: false) { text, configuration in
-            guard let policy = FsyncPolicy(rawValue: text) else {
-                return "\"\(text)\" is not one of \(FsyncPolicy.allCases.map(\.rawValue).joined(separator: ", "))"
-            }
-            configuration.fsyncPolicy = policy
-            return nil
-        } show: {
-            $0.fsyncPolicy.rawValue
-        },
+        // A relative spool directory is taken from the working directory, as the outbox is.
+        .optionalPath(
+            "spool-dir", \.spoolDirectory, reloadable: false,
+            problem: "must not be empty; leave it unset to run without a spool"),
+        .choice("fsync", \.fsyncPolicy, reloadable: false),
         .duration("fsync-interval", \.fsyncInterval, reloadable: false),
         .size("spool-max-bytes", \.spoolMaximumBytes, in: (1 << 20)...(1 << 50), reloadable: false),
-        Setting(name: "log-level", aliases: [], isReloadable: true) { text, configuration in
-            guard let level = Logger.Level(rawValue: text) else {
-                return "\"\(text)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))"
-            }
-            configuration.logLevel = level
-            return nil
-        } show: {
-            $0.logLevel.rawValue
-        },
+        .choice("log-level", \.logLevel, reloadable: true),
     ]
 
     /// The setting called `name` (flag name, file key or either spelling).
