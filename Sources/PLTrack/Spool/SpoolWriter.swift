@@ -19,6 +19,9 @@ final class SpoolWriter {
     private var descriptor: Int32 = -1
     private var segmentSize = 0
     private var unsynced = false
+    /// A failed write left bytes that could not be cut off again: the next record goes to a
+    /// new segment, so that nothing is written after a torn record.
+    private var mustRollOver = false
 
     /// Opens a new segment after the highest one already in `directory`.
     init(directory: String, segmentBytes: Int = 64 << 20) throws {
@@ -52,18 +55,21 @@ final class SpoolWriter {
     func append(_ records: [SpoolRecord]) throws -> Int {
         let sizeBefore = self.segmentSize
         var rolledOver = 0
-        if self.segmentSize >= self.segmentBytes {
-            try self.sync()
-            close(self.descriptor)
-            self.descriptor = -1
-            try self.openNextSegment()
+        if self.descriptor < 0 || self.segmentSize >= self.segmentBytes || self.mustRollOver {
+            try self.rollOver()
             rolledOver = sizeBefore
         }
         var buffer = ByteBuffer()
         for record in records {
             record.write(to: &buffer)
         }
-        try self.write(buffer)
+        let recordsStart = self.segmentSize
+        do {
+            try self.write(buffer)
+        } catch {
+            self.cutBack(to: recordsStart)
+            throw error
+        }
         self.unsynced = true
         return self.segmentSize - sizeBefore + rolledOver
     }
@@ -80,6 +86,27 @@ final class SpoolWriter {
         self.unsynced = false
     }
 
+    /// Closes the segment, durable, and opens the next. After a failed open there is no segment,
+    /// and the next append tries again.
+    private func rollOver() throws {
+        if self.descriptor >= 0 {
+            try self.sync()
+            close(self.descriptor)
+            self.descriptor = -1
+        }
+        try self.openNextSegment()
+    }
+
+    /// Removes what a failed write left after `size` (a disk that filled up mid-record), so that
+    /// the records after it are not lost behind a torn one on replay.
+    private func cutBack(to size: Int) {
+        if ftruncate(self.descriptor, off_t(size)) == 0 {
+            self.segmentSize = size
+        } else {
+            self.mustRollOver = true
+        }
+    }
+
     private func openNextSegment() throws {
         self.segmentIndex += 1
         let path = self.currentSegmentPath
@@ -90,6 +117,7 @@ final class SpoolWriter {
         }
         self.descriptor = fd
         self.segmentSize = 0
+        self.mustRollOver = false
         try self.write(SegmentReplay.header())
         // The new file's name must survive a crash too.
         let directoryDescriptor = open(self.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
