@@ -64,6 +64,27 @@ struct DeliveryTests {
         daemon.removeFiles()
     }
 
+    @Test func aLaterCallForARequestWinsUpstreamEvenWhenTheEarlierOneIsRetried() async throws {
+        // Every call's first attempt fails: revision 1 waits out a backoff while later ones arrive.
+        let upstream = try await FakeUpstream { _, attempt in attempt == 0 ? .init(status: 500) : .success }
+        let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
+        try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            for revision in 1...5 {
+                try await client.send(Self.prompt(7, extra: #","prompt_input_variables":{"revision":\#(revision)}"#))
+            }
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            let stats = try await client.stats()
+            #expect((stats?["delivered"]?.integer ?? 0) + (stats?["coalesced"]?.integer ?? 0) == 5)
+            #expect(stats?["ledger_balances"] == .bool(true))
+        }
+        let revisions = upstream.succeeded.compactMap { $0.json?["prompt_input_variables"]?["revision"]?.integer }
+        #expect(revisions.last == 5, "the newest values are the last PromptLayer stores")
+        #expect(revisions == revisions.sorted() && Set(revisions).count == revisions.count, "in order: \(revisions)")
+        try await daemon.stop()
+        await upstream.stop()
+        daemon.removeFiles()
+    }
+
     @Test func refusedRequestsGoToTheDeadLettersWithTheReason() async throws {
         let upstream = try await FakeUpstream { request, _ in
             request.json?["request_id"]?.integer == 2
