@@ -63,10 +63,12 @@ enum SpoolDirectory {
     }
 
     /// Reads every segment; damaged ones are read up to the damage, which is reported.
+    ///
+    /// A message's outcome is always written after its acceptance, in the same or a later
+    /// segment, so what is held is only what is still pending as the segments go by.
     static func replay(_ directory: String) -> Replay {
         let segments = Self.segments(in: directory)
-        var accepted: [UInt64: PendingMessage] = [:]
-        var resolved = Set<UInt64>()
+        var pending: [UInt64: PendingMessage] = [:]
         var damage: [Damage] = []
         var highest: UInt64 = 0
         for segment in segments {
@@ -75,12 +77,12 @@ enum SpoolDirectory {
             for record in replay.records {
                 switch record {
                 case .accepted(let message):
-                    accepted[message.sequence] = PendingMessage(
+                    pending[message.sequence] = PendingMessage(
                         sequence: message.sequence, segment: segment.index,
                         acceptedAtMilliseconds: message.acceptedAtMilliseconds)
                     highest = max(highest, message.sequence)
                 case .resolved(let sequence):
-                    resolved.insert(sequence)
+                    pending[sequence] = nil
                 }
             }
             if let found = replay.damage {
@@ -90,7 +92,8 @@ enum SpoolDirectory {
                         bytesSkipped: contents.count - found.offset))
             }
         }
-        let pending = accepted.values.filter { !resolved.contains($0.sequence) }.sorted { $0.sequence < $1.sequence }
-        return Replay(pending: pending, segments: segments, damage: damage, highestSequence: highest)
+        return Replay(
+            pending: pending.values.sorted { $0.sequence < $1.sequence }, segments: segments, damage: damage,
+            highestSequence: highest)
     }
 }
