@@ -49,7 +49,8 @@ struct PipelineStateMachine {
     let isSpooled: Bool
     /// Calls accepted to the spool only, not yet read back.
     private(set) var backlog = 0
-    private var spoolIsFull = false
+    /// Whether the driver found the spool full; calls are refused until it has room.
+    private(set) var isSpoolFull = false
 
     /// - Parameters:
     ///   - spooled: whether a spool keeps every call, so that the backlog may live on disk.
@@ -90,7 +91,7 @@ struct PipelineStateMachine {
         guard self.isSpooled else {
             return self.inMemory < self.capacity ? .memory(sequence: self.nextSequence) : .full
         }
-        if self.spoolIsFull {
+        if self.isSpoolFull {
             return .spoolFull
         }
         if self.backlog == 0 && self.inMemory < self.capacity {
@@ -168,19 +169,16 @@ struct PipelineStateMachine {
 
     /// The spool reached `--spool-max-bytes`: calls are refused until it has room.
     mutating func spoolFilled() {
-        self.spoolIsFull = true
+        self.isSpoolFull = true
     }
 
     /// The spool has room again: paused connections may read.
     mutating func spoolFreed() -> PipelineEffects {
         var effects = PipelineEffects()
-        self.spoolIsFull = false
+        self.isSpoolFull = false
         self.releaseIngest(&effects)
         return effects
     }
-
-    /// Whether the driver thinks the spool full.
-    var isSpoolFull: Bool { self.spoolIsFull }
 
     /// A timer armed through ``PipelineEffects/timer`` fired.
     mutating func timerFired(now: NIODeadline) -> PipelineEffects {
@@ -309,7 +307,7 @@ struct PipelineStateMachine {
 
     /// Whether a paused connection may read again.
     private var hasRoom: Bool {
-        self.isSpooled ? !self.spoolIsFull : self.inMemory < self.capacity
+        self.isSpooled ? !self.isSpoolFull : self.inMemory < self.capacity
     }
 
     /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.
