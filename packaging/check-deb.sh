@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Debian package end to end: lintian, install, every file in place, the units
-# verified, the binary runs, then purge and nothing left behind. Needs root (dpkg -i);
+# verified, the binary runs, then purge and nothing left behind (of what was not there before
+# the install: such a path is named in a note and not counted). Needs root (dpkg -i);
 # installs what it needs with apt-get when missing. Refuses to run when pltrackd is
 # already installed, since the purge at the end would remove its configuration and state.
 #
@@ -83,6 +84,28 @@ purge() {
     fi
 }
 trap purge EXIT
+
+# What the package, its scripts and the daemon create outside the package's own files; after
+# the purge none of it may be left.
+created_paths=(/etc/pltrackd /var/lib/pltrackd /var/lib/private/pltrackd /run/pltrackd
+    /etc/systemd/system/sockets.target.wants/pltrackd.socket
+    /etc/systemd/system/sockets.target.wants/pltrackd-control.socket
+    /var/lib/systemd/deb-systemd-helper-enabled/pltrackd.socket.dsh-also
+    /var/lib/systemd/deb-systemd-helper-enabled/pltrackd-control.socket.dsh-also
+    /var/lib/systemd/deb-systemd-helper-masked/pltrackd.socket
+    /var/lib/systemd/deb-systemd-helper-masked/pltrackd-control.socket)
+# A path that is there before the install (say /run/pltrackd from running the daemon by hand
+# as root) is not the package's to remove: noted, and not counted as left behind.
+declare -A preexisting=()
+for path in "${entries[@]}" "${created_paths[@]}"; do
+    if [ -d "$path" ] && [ ! -L "$path" ] && dpkg -S "$path" >/dev/null 2>&1; then
+        continue  # a directory of other packages: never counted
+    fi
+    if [ -e "$path" ] || [ -L "$path" ]; then preexisting["$path"]=1; fi
+done
+if [ "${#preexisting[@]}" -gt 0 ]; then
+    echo "note  there before the install, so not checked for removal: ${!preexisting[*]}"
+fi
 
 if output="$(DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" 2>&1)"; then
     pass "dpkg -i $(basename "$deb")"
@@ -188,17 +211,16 @@ for entry in "${entries[@]}"; do
     if [ -d "$entry" ] && [ ! -L "$entry" ] && dpkg -S "$entry" >/dev/null 2>&1; then
         continue
     fi
+    [ -n "${preexisting[$entry]:-}" ] && continue
     [ -e "$entry" ] || [ -L "$entry" ] && left+=("$entry")
 done
-for path in /etc/pltrackd /var/lib/pltrackd /var/lib/private/pltrackd /run/pltrackd \
-    /etc/systemd/system/sockets.target.wants/pltrackd.socket \
-    /etc/systemd/system/sockets.target.wants/pltrackd-control.socket \
-    /var/lib/systemd/deb-systemd-helper-enabled/pltrackd.socket.dsh-also \
-    /var/lib/systemd/deb-systemd-helper-enabled/pltrackd-control.socket.dsh-also \
-    /var/lib/systemd/deb-systemd-helper-masked/pltrackd.socket \
-    /var/lib/systemd/deb-systemd-helper-masked/pltrackd-control.socket; do
+for path in "${created_paths[@]}"; do
+    [ -n "${preexisting[$path]:-}" ] && continue
     if [ -e "$path" ] || [ -L "$path" ]; then left+=("$path"); fi
 done
+if [ "${#preexisting[@]}" -gt 0 ]; then
+    echo "note  not counted, since they were there before the package was installed: ${!preexisting[*]}"
+fi
 if [ "${#left[@]}" -eq 0 ]; then
     pass "nothing left behind after purge"
 else

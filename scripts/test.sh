@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds everything and runs the whole suite: the Swift tests
-# (last, so their summary closes the output) and the packaging checks (systemd units,
-# the Debian package built, linted, installed and purged). CI runs exactly this (.ci/run).
+# Installs what the tests need, builds everything and runs the whole suite: the README's quick
+# start (scripts/run.sh, send, flush, stats, SIGTERM), the packaging checks (systemd units, the
+# Debian package built, linted, installed and purged) and the Swift tests (last, so their
+# summary closes the output). CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-packages.sh
-need=(libsystemd-dev pkg-config systemd ca-certificates)
+need=(libsystemd-dev pkg-config systemd ca-certificates bsdutils)  # bsdutils: script(1), a terminal for tests
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 ensure_packages "${need[@]}"
 
 swift build --build-tests
+
+echo "== quick start: scripts/run.sh, then the README's send, flush and stats =="
+scripts/check-quick-start.sh
 
 echo "== packaging: units, Debian package =="
 packaging/verify-units.sh

@@ -35,26 +35,7 @@ public final class DaemonProcess: Sendable {
             currentDirectory: directory
         )
         self.process = try child.start()
-        try await self.waitUntilServing()
-    }
-
-    /// Pings until the daemon answers; a socket file left by a killed daemon refuses until then.
-    private func waitUntilServing() async throws {
-        var lastError: (any Error)?
-        for _ in 0..<2400 {
-            do {
-                let pong = try await TestClient.connect(to: self.socketPath) {
-                    try await $0.request(#"{"type":"ping","id":"up"}"#)
-                }
-                if pong?["ok"] == .bool(true) {
-                    return
-                }
-            } catch {
-                lastError = error
-            }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        throw lastError ?? CocoaError(.fileNoSuchFile)
+        try await TestClient.waitUntilServing(self.socketPath)
     }
 
     /// Kills the daemon with SIGKILL: no drain, no last flush.

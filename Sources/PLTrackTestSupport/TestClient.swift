@@ -1,3 +1,4 @@
+import Foundation
 import PLTrack
 
 /// A client connection for tests: sends JSON text as frames and reads replies as ``JSONValue``.
@@ -13,6 +14,26 @@ public struct TestClient {
         try await FrameClient.withConnection(to: path) { writer, replies in
             try await body(TestClient(writer: writer, replies: replies))
         }
+    }
+
+    /// Pings `path` until a daemon answers (for up to a minute); a socket file left by a
+    /// killed daemon refuses until then.
+    public static func waitUntilServing(_ path: String) async throws {
+        var lastError: (any Error)?
+        for _ in 0..<2400 {
+            do {
+                let pong = try await Self.connect(to: path) {
+                    try await $0.request(#"{"type":"ping","id":"up"}"#)
+                }
+                if pong?["ok"] == .bool(true) {
+                    return
+                }
+            } catch {
+                lastError = error
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw lastError ?? CocoaError(.fileNoSuchFile)
     }
 
     /// Sends one message.

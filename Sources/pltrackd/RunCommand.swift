@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import Logging
 import PLTrack
 import ServiceLifecycle
@@ -18,7 +19,8 @@ struct RunCommand: AsyncParsableCommand {
             2m; sizes like 512KiB, 1MiB. Started by systemd with LISTEN_FDS, pltrackd serves the \
             sockets it is given (one named 'control' answers only stats, ping and flush) and \
             reports readiness, status and watchdog through sd_notify. SIGTERM or SIGINT stops it \
-            gracefully; SIGHUP reloads the configuration file.
+            gracefully, and so does closing the terminal it runs in (or the reader of its standard \
+            error going away); SIGHUP otherwise reloads the configuration file.
             """
     )
 
@@ -33,15 +35,22 @@ struct RunCommand: AsyncParsableCommand {
         case .failure(let problems):
             throw ValidationError(problems.description)
         }
+        // A reader of standard error that goes away is an EPIPE to handle, not a signal to die of.
+        signal(SIGPIPE, SIG_IGN)
         let logLevel = LogLevelControl(configuration.logLevel)
+        let standardError = StandardErrorStream()
         LoggingSystem.bootstrap { label in
-            DaemonLogHandler.make(label: label, level: logLevel, environment: ProcessInfo.processInfo.environment)
+            DaemonLogHandler.make(
+                label: label, level: logLevel, environment: ProcessInfo.processInfo.environment, stream: standardError)
         }
         let logger = Logger(label: "pltrackd")
-        let daemon = try Daemon(configuration: configuration, logger: logger, logLevel: logLevel, reloader: resolver)
+        let daemon = try Daemon(
+            configuration: configuration, logger: logger, logLevel: logLevel, reloader: resolver,
+            standardError: standardError)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: daemon)],
+                // The daemon returns on its own when its terminal is closed: a clean stop.
+                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

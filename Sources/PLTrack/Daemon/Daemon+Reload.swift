@@ -4,9 +4,15 @@ import Synchronization
 import UnixSignals
 
 extension Daemon {
-    /// Reloads the configuration on every SIGHUP until cancelled.
-    func reloadOnHangup() async {
+    /// Answers every SIGHUP until cancelled: a reload, unless the terminal pltrackd was
+    /// started from has been closed, which stops it as SIGTERM does (see
+    /// ``ControllingTerminal``).
+    func answerHangups() async {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            if self.terminal.hasHungUp {
+                self.requestStop(because: "its terminal was closed")
+                return
+            }
             self.reload()
         }
     }

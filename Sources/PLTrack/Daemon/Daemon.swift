@@ -6,7 +6,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// pltrackd as a ``Service``: serves its sockets (bound, or inherited from systemd), runs the
-/// workers, keeps systemd informed, reloads on SIGHUP, and on graceful shutdown stops
+/// workers, keeps systemd informed, reloads on SIGHUP, and on graceful shutdown (or when the
+/// terminal it was started from is closed) stops
 /// accepting, lets held calls finish within the drain timeout, and reports what is left: kept
 /// in the spool for the next start, or lost without one.
 public final class Daemon: Service, Sendable {
@@ -23,10 +24,17 @@ public final class Daemon: Service, Sendable {
     private let readiness: EventLoopPromise<Void>
     /// Said in `STATUS=` until the next successful reload, e.g. why the last one failed.
     let statusNote = Mutex<String?>(nil)
+    let terminal = ControllingTerminal()
+    /// Where plain log lines go; its loss stops the daemon.
+    let standardError: StandardErrorStream?
+    /// Reasons of the daemon's own to stop as on SIGTERM (see ``requestStop(because:)``).
+    let stopRequests = AsyncStream<String>.makeStream()
 
     /// - Parameters:
     ///   - logLevel: shared with the log handlers, so a reload can change it.
     ///   - reloader: how to read the configuration again on SIGHUP; `nil` ignores SIGHUP.
+    ///   - standardError: the stream the log handlers write plain lines to, if any; when it
+    ///     loses its reader the daemon stops as on SIGTERM.
     /// - Throws: when the spool directory cannot be read or written.
     public init(
         configuration: DaemonConfiguration,
@@ -34,6 +42,7 @@ public final class Daemon: Service, Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logLevel: LogLevelControl? = nil,
         reloader: ConfigurationResolver? = nil,
+        standardError: StandardErrorStream? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         self.configuration = configuration
@@ -42,6 +51,7 @@ public final class Daemon: Service, Sendable {
         self.group = group
         self.logLevel = logLevel ?? LogLevelControl(configuration.logLevel)
         self.reloader = reloader
+        self.standardError = standardError
         self.environment = environment
         self.notifier = SystemdNotifier(environment: environment)
         let journal = try configuration.spoolDirectory.map { directory in
@@ -117,12 +127,15 @@ public final class Daemon: Service, Sendable {
                 tasks.addTask { await self.keepWatchdogFed(every: interval, activity: pool.activity) }
             }
             if self.reloader != nil {
-                tasks.addTask { await self.reloadOnHangup() }
+                tasks.addTask { await self.answerHangups() }
+            }
+            if let standardError = self.standardError {
+                tasks.addTask { await self.stopWhenStandardErrorIsLost(standardError) }
             }
             if let journal = self.pipeline.journal, journal.policy == .interval {
                 tasks.addTask { await Self.flushSpool(journal, every: self.configuration.fsyncInterval) }
             }
-            try? await gracefulShutdown()
+            await self.untilStopRequested()
             self.notifier.stopping()
             await self.drain(listeners)
             // Requests still in flight after the drain timeout are cancelled, not awaited.

@@ -5,11 +5,13 @@ import Logging
 public struct StandardErrorLogHandler: LevelControlledLogHandler {
     public var metadata: Logger.Metadata = [:]
     private let label: String
+    private let stream: StandardErrorStream
     let levelControl: LogLevelControl
 
-    public init(label: String, level: LogLevelControl) {
+    public init(label: String, level: LogLevelControl, stream: StandardErrorStream) {
         self.label = label
         self.levelControl = level
+        self.stream = stream
     }
 
     public func log(event: LogEvent) {
@@ -18,6 +20,6 @@ public struct StandardErrorLogHandler: LevelControlledLogHandler {
         let timestamp = ISO8601DateFormatter.string(
             from: Date(), timeZone: .current, formatOptions: [.withInternetDateTime])
         let line = "\(timestamp) \(event.level) \(self.label): \(event.message)\(fields)\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        self.stream.write(line)
     }
 }
