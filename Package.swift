@@ -29,10 +29,13 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // CRC-32C with the processor's instruction, for the spool's records.
+        .target(name: "CCRC32C"),
         .target(
             name: "PLTrack",
             dependencies: [
                 "CSystemd",
+                "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

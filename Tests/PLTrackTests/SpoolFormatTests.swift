@@ -34,6 +34,17 @@ struct SpoolFormatTests {
         #expect(CRC32C.checksum(Array("6789".utf8), continuing: CRC32C.checksum(Array("12345".utf8))) == 0xE306_9283)
     }
 
+    @Test func theProcessorsChecksumMatchesTheTableOnEveryLengthAndAlignment() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<600).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in 0..<8 {
+            for length in 0..<(bytes.count - start) {
+                let slice = Array(bytes[start..<(start + length)])
+                #expect(CRC32C.checksum(slice) == CRC32C.portableChecksum(slice), "start \(start), length \(length)")
+            }
+        }
+    }
+
     @Test func recordsSurviveARoundTrip() {
         let replay = SegmentReplay.read(Self.segment(self.records))
         #expect(replay.records == self.records)

@@ -16,23 +16,31 @@ enum SpoolRecord: Equatable {
     private static let acceptedType: UInt8 = 1
     private static let resolvedType: UInt8 = 2
 
-    /// Appends the record, header and all, to `buffer`.
+    /// Appends the record, header and all, to `buffer`: the payload is written in place and
+    /// the length and checksum filled in after it, so no temporary buffer is needed.
     func write(to buffer: inout ByteBuffer) {
-        var payload = ByteBuffer()
-        let type: UInt8
+        let start = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))  // the payload length, filled in below
+        buffer.writeInteger(UInt32(0))  // the checksum, filled in below
         switch self {
         case .accepted(let message):
-            type = Self.acceptedType
-            message.write(to: &payload)
+            buffer.writeInteger(Self.acceptedType)
+            message.write(to: &buffer)
         case .resolved(let sequence):
-            type = Self.resolvedType
-            payload.writeInteger(sequence)
+            buffer.writeInteger(Self.resolvedType)
+            buffer.writeInteger(sequence)
         }
-        let checksum = CRC32C.checksum(payload.readableBytesView, continuing: CRC32C.checksum([type]))
-        buffer.writeInteger(UInt32(payload.readableBytes))
-        buffer.writeInteger(checksum)
-        buffer.writeInteger(type)
-        buffer.writeImmutableBuffer(payload)
+        let payloadLength = buffer.writerIndex - start - Self.headerLength
+        buffer.setInteger(UInt32(payloadLength), at: start)
+        buffer.setInteger(Self.checksum(of: buffer, typeAt: start + 8, payloadLength: payloadLength), at: start + 4)
+    }
+
+    /// The CRC-32C of the type byte at `typeIndex` and the payload after it.
+    private static func checksum(of buffer: ByteBuffer, typeAt typeIndex: Int, payloadLength: Int) -> UInt32 {
+        buffer.withUnsafeReadableBytes { readable in
+            let from = typeIndex - buffer.readerIndex
+            return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: readable[from..<(from + 1 + payloadLength)]))
+        }
     }
 
     /// What reading one record from the front of `buffer` found.
@@ -59,7 +67,7 @@ enum SpoolRecord: Equatable {
         guard let payload = buffer.getSlice(at: buffer.readerIndex + Self.headerLength, length: Int(length)) else {
             return .damaged(reason: "a record of \(length) bytes is cut off")
         }
-        guard CRC32C.checksum(payload.readableBytesView, continuing: CRC32C.checksum([type])) == checksum else {
+        guard Self.checksum(of: buffer, typeAt: buffer.readerIndex + 8, payloadLength: Int(length)) == checksum else {
             return .damaged(reason: "a record's checksum does not match")
         }
         var body = payload
