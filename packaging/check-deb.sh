@@ -29,21 +29,7 @@ if [ -z "$deb" ] || [ ! -f "$deb" ]; then
 fi
 deb="$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/      /'; }
-# check NAME COMMAND...: passes when the command succeeds; shows its output when it fails.
-check() {
-    local name="$1" output
-    shift
-    if output="$("$@" 2>&1)"; then pass "$name"; else fail "$name" "$output"; fi
-}
-finish() {
-    echo "deb: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
+source "$repo/scripts/checks.sh"
 
 if dpkg-query -W -f='${Status}' pltrackd 2>/dev/null | grep -q 'installed\|config-files'; then
     echo "check-deb: pltrackd is already installed; purge it first (dpkg --purge pltrackd)" >&2
@@ -111,7 +97,7 @@ if output="$(DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" 2>&1)"; then
     pass "dpkg -i $(basename "$deb")"
 else
     fail "dpkg -i $(basename "$deb")" "$output"
-    finish
+    finish deb
 fi
 
 missing=()
@@ -227,4 +213,4 @@ else
     fail "nothing left behind after purge" "left: ${left[*]}"
 fi
 
-finish
+finish deb

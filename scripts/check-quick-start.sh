@@ -18,27 +18,13 @@ unset PROMPTLAYER_API_KEY PLTRACKD_API_KEY_FILE PLTRACKD_SPOOL_DIR STATE_DIRECTO
     NOTIFY_SOCKET LISTEN_FDS LISTEN_PID JOURNAL_STREAM WATCHDOG_USEC
 pltrackd=.build/debug/pltrackd
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$1"; }
-fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/      /'; }
-# check NAME COMMAND...: passes when the command succeeds; shows its output when it fails.
-check() {
-    local name="$1" output
-    shift
-    if output="$("$@" 2>&1)"; then pass "$name"; else fail "$name" "$output"; fi
-}
+source scripts/checks.sh
 daemon=""
 cleanup() {
     if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then kill -KILL "$daemon" 2>/dev/null; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
-finish() {
-    echo "quick start: $passed passed, $failed failed"
-    [ "$failed" -eq 0 ]
-    exit
-}
 
 scripts/run.sh >"$work/daemon.log" 2>&1 &
 daemon=$!
@@ -52,7 +38,7 @@ if timeout 10 "$pltrackd" send '{"type":"ping"}' >/dev/null 2>&1; then
     pass "scripts/run.sh serves on $PLTRACKD_SOCKET"
 else
     fail "scripts/run.sh serves on $PLTRACKD_SOCKET" "$(cat "$work/daemon.log")"
-    finish
+    finish "quick start"
 fi
 
 check "send a track.prompt" timeout 60 "$pltrackd" send \
@@ -72,4 +58,4 @@ daemon=""
 if [ "$status" -eq 0 ]; then pass "SIGTERM stops it (exit 0)"; else fail "SIGTERM stops it (exit $status)" "$(cat "$work/daemon.log")"; fi
 check "the socket file is removed" test ! -e "$PLTRACKD_SOCKET"
 
-finish
+finish "quick start"
