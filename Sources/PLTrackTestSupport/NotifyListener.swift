@@ -5,6 +5,11 @@ import PLTrack
 
 /// A `NOTIFY_SOCKET` stand-in: a Unix datagram socket that records every `sd_notify` message
 /// a daemon sends.
+///
+/// A thread of its own reads the socket all the time, as systemd does: a Unix datagram socket
+/// queues only `net.unix.max_dgram_qlen` (10) messages, and a daemon whose `sd_notify` finds the
+/// queue full waits, so a listener read only when a test looks would stall a daemon that a
+/// slow test leaves running for ten `STATUS=` refreshes.
 public final class NotifyListener: Sendable {
     /// One assignment, e.g. `READY=1` or `STATUS=…`.
     public struct Message: Sendable {
@@ -14,6 +19,7 @@ public final class NotifyListener: Sendable {
     public let path: String
     private let descriptor: Int32
     private let messages = NIOLockedValueBox<[Message]>([])
+    private let isClosed = NIOLockedValueBox(false)
 
     /// Binds a non-blocking datagram socket at `path`.
     public init(path: String) throws {
@@ -26,6 +32,10 @@ public final class NotifyListener: Sendable {
         }
         self.path = path
         self.descriptor = descriptor
+        let reader = Thread { [self] in
+            self.readUntilClosed()
+        }
+        reader.start()
     }
 
     /// Everything received so far.
@@ -52,9 +62,21 @@ public final class NotifyListener: Sendable {
         }
     }
 
+    /// Stops listening; the reading thread closes the socket on its way out.
     public func close() {
-        _ = Glibc.close(self.descriptor)
+        self.isClosed.withLockedValue { $0 = true }
         try? FileManager.default.removeItem(atPath: self.path)
+    }
+
+    /// Waits for datagrams (a tenth of a second at a time, to notice ``close()``) and reads them.
+    private func readUntilClosed() {
+        while !self.isClosed.withLockedValue({ $0 }) {
+            var waiting = pollfd(fd: self.descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&waiting, 1, 100) > 0 {
+                self.drain()
+            }
+        }
+        _ = Glibc.close(self.descriptor)
     }
 
     /// Reads every datagram waiting; each line of one becomes its own message.
