@@ -15,7 +15,10 @@ struct StatsTable {
                     "connections",
                     "\(stats.connectionsOpen) open, \(stats.connectionsTotal) total, \(stats.connectionsRefused) refused"
                 ),
-                ("frames received", "\(stats.framesReceived) (\(stats.bytesReceived) bytes)"),
+                (
+                    "frames received",
+                    "\(stats.framesReceived) (\(stats.bytesReceived) bytes), handed on in \(stats.ingestBatches) batches"
+                ),
                 ("accepted", "\(stats.accepted)"),
                 ("rejected", rejected.isEmpty ? "0" : rejected),
                 ("coalesced", "\(stats.coalesced)"),

@@ -22,6 +22,17 @@ public final class Pipeline: Sendable {
         /// The spool could not be written; the call was not taken.
         case spoolFailed(String)
         case shuttingDown
+
+        /// Whether the connection that sent `message` must stop reading until there is room:
+        /// the queue is full, or the spool is and the client asked for no reply (one that did
+        /// is answered `overloaded` instead).
+        public func makesTheConnectionWait(for message: TrackMessage) -> Bool {
+            switch self {
+            case .full: true
+            case .spoolFull: message.replyID == nil
+            case .accepted, .spoolFailed, .shuttingDown: false
+            }
+        }
     }
 
     /// How a flush ended.
@@ -86,30 +97,57 @@ public final class Pipeline: Sendable {
 
     // MARK: Ingest side
 
-    /// Offers a validated call to the pipeline.
-    public func submit(_ message: TrackMessage) -> SubmitResult {
-        let (result, work) = self.locked.withLockedValue { state -> (SubmitResult, Work?) in
-            let sequence: UInt64
-            let startsBacklog: Bool
-            switch state.machine.admission {
-            case .shuttingDown: return (.shuttingDown, nil)
-            case .full: return (.full, nil)
-            case .spoolFull: return (.spoolFull, nil)
-            case .memory(let next): (sequence, startsBacklog) = (next, false)
-            case .backlog(let next, let starts): (sequence, startsBacklog) = (next, starts)
+    /// Offers the tracking calls of one read to the pipeline, in order, under one lock and one
+    /// clock reading. Stops at the first call that must wait for room
+    /// (``SubmitResult/makesTheConnectionWait(for:)``): the results end with that call's, and
+    /// the calls after it are not taken.
+    public func submit(_ batch: [TrackMessage]) -> [SubmitResult] {
+        let (results, work) = self.locked.withLockedValue { state -> ([SubmitResult], Work?) in
+            var results: [SubmitResult] = []
+            results.reserveCapacity(batch.count)
+            var effects = PipelineEffects()
+            let now = NIODeadline.now()
+            let acceptedAt = WallClock.milliseconds()
+            var acceptedAny = false
+            for message in batch {
+                let result = self.admit(message, now: now, acceptedAt: acceptedAt, &effects, &state)
+                results.append(result)
+                if case .accepted = result {
+                    acceptedAny = true
+                } else if result.makesTheConnectionWait(for: message) {
+                    break
+                }
             }
-            if let failure = self.spool(message, sequence, startsBacklog: startsBacklog, &state) {
-                return (failure, nil)
-            }
-            guard case .accepted(let effects) = state.machine.submit(message, now: .now()) else {
-                return (.shuttingDown, nil)
-            }
-            return (.accepted(sequence: sequence), self.settle(effects, &state))
+            return (results, acceptedAny ? self.settle(effects, &state) : nil)
         }
         if let work {
             self.perform(work)
         }
-        return result
+        return results
+    }
+
+    /// Takes one call: appends it to the spool, if there is one, and to the state machine.
+    private func admit(
+        _ message: TrackMessage, now: NIODeadline, acceptedAt: Int64, _ effects: inout PipelineEffects,
+        _ state: inout Locked
+    ) -> SubmitResult {
+        let sequence: UInt64
+        let startsBacklog: Bool
+        switch state.machine.admission {
+        case .shuttingDown: return .shuttingDown
+        case .full: return .full
+        case .spoolFull: return .spoolFull
+        case .memory(let next): (sequence, startsBacklog) = (next, false)
+        case .backlog(let next, let starts): (sequence, startsBacklog) = (next, starts)
+        }
+        if let failure = self.spool(message, sequence, acceptedAt: acceptedAt, startsBacklog: startsBacklog, &state) {
+            return failure
+        }
+        guard case .accepted(let accepted) = state.machine.submit(message, now: now) else {
+            return .shuttingDown
+        }
+        effects.merge(accepted)
+        return .accepted(sequence: sequence)
     }
 
     /// Whether an acknowledgement waits for ``whenDurable(_:on:)`` (`--fsync always`).
@@ -124,18 +162,14 @@ public final class Pipeline: Sendable {
 
     /// Appends the call to the spool, if there is one; returns why it could not be.
     private func spool(
-        _ message: TrackMessage, _ sequence: UInt64, startsBacklog: Bool, _ state: inout Locked
+        _ message: TrackMessage, _ sequence: UInt64, acceptedAt: Int64, startsBacklog: Bool, _ state: inout Locked
     ) -> SubmitResult? {
         guard let journal = self.journal else {
             return nil
         }
         let spooled = SpooledMessage(
-            sequence: sequence,
-            acceptedAtMilliseconds: WallClock.milliseconds(),
-            kind: message.kind,
-            requestID: message.coalescingKey.requestID,
-            body: message.body
-        )
+            sequence: sequence, acceptedAtMilliseconds: acceptedAt, kind: message.kind,
+            requestID: message.coalescingKey.requestID, body: message.body)
         do throws(SpoolJournal.AppendError) {
             try journal.append(spooled, startsBacklog: startsBacklog)
             return nil

@@ -5,6 +5,10 @@ import NIOCore
 /// Serves one client connection: validates each frame, hands tracking calls to the
 /// ``Pipeline`` and writes the replies the protocol asks for.
 ///
+/// The tracking calls of one read are handed on together, in `channelReadComplete`: one
+/// pipeline lock and one clock reading per read, not per call. Any other message (and any
+/// error reply) first hands on the calls before it, so replies and `flush` keep their order.
+///
 /// Frames are handled strictly in order. When the pipeline is full the handler stops reading
 /// (backpressure reaches the client's `write`), parks the frames already read, and carries on
 /// when the pipeline has room; nothing is dropped.
@@ -20,8 +24,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let validator = MessageValidator()
     private let settings: IngestSettings
     private let logger: Logger
-    /// Frames read but not yet handled, because the pipeline was full.
-    private var parked: Deque<InboundFrame> = []
+    /// What was read but not yet handled, because the pipeline was full, in order.
+    private var parked: Deque<Parked> = []
     private var isPaused = false
     /// Reading stopped because the client does not read its replies fast enough.
     private var awaitsWritability = false
@@ -31,6 +35,18 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Replies held until the spool is on disk through the call numbered `after`.
     private var awaitingDisk: Deque<(reply: Reply, after: UInt64)> = []
     private var waitsForDisk = false
+    /// Tracking calls validated in this read and not yet handed on.
+    private var batch: [TrackMessage] = []
+    /// Frames and bytes read since the counters were last updated.
+    private var uncounted = (frames: 0, bytes: 0)
+
+    /// A frame waiting in ``parked``: as read (while paused), or already validated, so that
+    /// it is validated and counted once.
+    private enum Parked {
+        case frame(InboundFrame)
+        case message(InboundMessage)
+        case rejected(ProtocolError, id: ReplyID?)
+    }
 
     init(pipeline: Pipeline, stats: DaemonStats, settings: IngestSettings, logger: Logger) {
         self.pipeline = pipeline
@@ -42,13 +58,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
         if self.isPaused || !self.parked.isEmpty {
-            self.parked.append(frame)
+            self.parked.append(.frame(frame))
             return
         }
-        self.handle(frame, context: context)
+        self.handle(.frame(frame), context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        self.submitBatch(context: context)
         context.flush()
         // A client that sends faster than it reads its replies would make them pile up here;
         // it is not read again until its replies drain below the channel's high watermark.
@@ -71,6 +88,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
+            // The last frames may have arrived without a read-complete after them.
+            self.submitBatch(context: context)
             self.inputClosed = true
             if self.isClosing {
                 // A lingering close was waiting for exactly this.
@@ -82,6 +101,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.submitBatch(context: context)
         if !self.parked.isEmpty {
             self.logger.info(
                 "client closed with frames still unread by the full queue; they were never acknowledged",
@@ -99,12 +119,39 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: Frames
 
-    private func handle(_ frame: InboundFrame, context: ChannelHandlerContext) {
+    private func handle(_ item: Parked, context: ChannelHandlerContext) {
         guard !self.isClosing else {
             return
         }
-        switch frame {
-        case .tooLarge(let length):
+        switch item {
+        case .frame(.payload(let payload)):
+            self.uncounted.frames += 1
+            self.uncounted.bytes += 4 + payload.readableBytes
+            switch self.validator.validate(payload) {
+            case .rejected(let error, let id):
+                self.handle(.rejected(error, id: id), context: context)
+            case .message(let message):
+                self.handle(.message(message), context: context)
+            }
+        case .message(.track(let track)) where self.settings.role != .control:
+            self.batch.append(track)
+        default:
+            // Anything else is answered after the calls before it, and waits with them.
+            self.submitBatch(context: context)
+            if self.isPaused {
+                self.parked.append(item)
+                return
+            }
+            self.act(on: item, context: context)
+        }
+    }
+
+    /// Answers what is not a tracking call to hand on.
+    private func act(on item: Parked, context: ChannelHandlerContext) {
+        switch item {
+        case .frame(.payload):
+            break  // validated in handle(_:context:) first
+        case .frame(.tooLarge(let length)):
             self.stats.rejected(.frameTooLarge)
             let error = ProtocolError(
                 .frameTooLarge,
@@ -112,20 +159,16 @@ final class ConnectionHandler: ChannelInboundHandler {
             )
             self.isClosing = true
             LingeringClose.close(context.channel, after: .error(id: nil, error))
-        case .payload(let payload):
-            self.stats.frameReceived(bytes: payload.readableBytes)
-            switch self.validator.validate(payload) {
-            case .rejected(let error, let id):
-                self.reply(.error(id: id, error), context: context)
-            case .message(let message):
-                self.handle(message, frame: frame, context: context)
-            }
+        case .rejected(let error, let id):
+            self.reply(.error(id: id, error), context: context)
+        case .message(let message):
+            self.act(on: message, context: context)
         }
     }
 
-    private func handle(_ message: InboundMessage, frame: InboundFrame, context: ChannelHandlerContext) {
+    private func act(on message: InboundMessage, context: ChannelHandlerContext) {
         switch message {
-        case .track(let track) where self.settings.role == .control:
+        case .track(let track):
             self.reply(
                 .error(
                     id: track.replyID,
@@ -135,47 +178,6 @@ final class ConnectionHandler: ChannelInboundHandler {
                     )),
                 context: context
             )
-        case .track(let track):
-            switch self.pipeline.submit(track) {
-            case .accepted(let sequence):
-                if let id = track.replyID {
-                    let durableAfter = self.pipeline.acknowledgementsWaitForDisk ? sequence : nil
-                    self.reply(.ok(id: id), context: context, after: durableAfter)
-                }
-            case .full:
-                self.parked.prepend(frame)
-                self.pause(context: context)
-            case .spoolFull where track.replyID == nil:
-                self.stats.spoolWasFull()
-                self.parked.prepend(frame)
-                self.pause(context: context)
-            case .spoolFull:
-                self.stats.spoolWasFull()
-                self.reply(
-                    .error(
-                        id: track.replyID,
-                        ProtocolError(
-                            .overloaded,
-                            "the spool is full (--spool-max-bytes) while PromptLayer is slow or unreachable; the message was not taken, send it again later"
-                        )),
-                    context: context
-                )
-            case .spoolFailed(let reason):
-                self.reply(
-                    .error(
-                        id: track.replyID,
-                        ProtocolError(
-                            .spoolError, "the spool could not be written (\(reason)); the message was not taken")),
-                    context: context
-                )
-            case .shuttingDown:
-                self.reply(
-                    .error(
-                        id: track.replyID,
-                        ProtocolError(.shuttingDown, "pltrackd is stopping and takes no new messages")),
-                    context: context
-                )
-            }
         case .ping(let id):
             self.reply(.ok(id: id), context: context)
         case .stats(let id, let format):
@@ -199,6 +201,71 @@ final class ConnectionHandler: ChannelInboundHandler {
                 }
                 channel.writeAndFlush(reply.encodedFrame(allocator: channel.allocator), promise: nil)
             }
+        }
+    }
+
+    /// Hands the tracking calls read so far to the pipeline in one call and answers each as it
+    /// was received. Where the pipeline has no room, that call and the ones after it are
+    /// parked, in order, and reading pauses until there is room.
+    private func submitBatch(context: ChannelHandlerContext) {
+        if self.uncounted.frames > 0 {
+            self.stats.framesReceived(self.uncounted.frames, bytes: self.uncounted.bytes)
+            self.uncounted = (0, 0)
+        }
+        guard !self.batch.isEmpty else {
+            return
+        }
+        let batch = self.batch
+        self.batch = []
+        self.stats.ingestBatchSubmitted()
+        for (index, result) in self.pipeline.submit(batch).enumerated() {
+            if result.makesTheConnectionWait(for: batch[index]) {
+                if case .spoolFull = result {
+                    self.stats.spoolWasFull()
+                }
+                for track in batch[index...].reversed() {
+                    self.parked.prepend(.message(.track(track)))
+                }
+                self.pause(context: context)
+                return
+            }
+            self.answer(batch[index], result, context: context)
+        }
+    }
+
+    /// The reply to a tracking call the pipeline received, if it gets one.
+    private func answer(_ track: TrackMessage, _ result: Pipeline.SubmitResult, context: ChannelHandlerContext) {
+        switch result {
+        case .accepted(let sequence):
+            if let id = track.replyID {
+                let durableAfter = self.pipeline.acknowledgementsWaitForDisk ? sequence : nil
+                self.reply(.ok(id: id), context: context, after: durableAfter)
+            }
+        case .full, .spoolFull:
+            // Only with an id: without one the connection waits instead (see submitBatch).
+            self.stats.spoolWasFull()
+            self.reply(
+                .error(
+                    id: track.replyID,
+                    ProtocolError(
+                        .overloaded,
+                        "the spool is full (--spool-max-bytes) while PromptLayer is slow or unreachable; the message was not taken, send it again later"
+                    )),
+                context: context
+            )
+        case .spoolFailed(let reason):
+            self.reply(
+                .error(
+                    id: track.replyID,
+                    ProtocolError(.spoolError, "the spool could not be written (\(reason)); the message was not taken")),
+                context: context
+            )
+        case .shuttingDown:
+            self.reply(
+                .error(
+                    id: track.replyID, ProtocolError(.shuttingDown, "pltrackd is stopping and takes no new messages")),
+                context: context
+            )
         }
     }
 
@@ -286,9 +353,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func resume(context: ChannelHandlerContext) {
         self.isPaused = false
-        while !self.isPaused, let frame = self.parked.popFirst() {
-            self.handle(frame, context: context)
+        while !self.isPaused, let item = self.parked.popFirst() {
+            self.handle(item, context: context)
         }
+        self.submitBatch(context: context)
         context.flush()
         if !self.isPaused && !self.awaitsWritability {
             self.setReading(true, context: context)
@@ -309,7 +377,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// After the client's half-close, the connection ends once nothing it sent is left to handle.
     /// Replies to pending `flush` messages are lost then; a client that wants them keeps its side open.
     private func closeIfFinished(context: ChannelHandlerContext) {
-        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, self.awaitingDisk.isEmpty, !self.isClosing else {
+        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, self.batch.isEmpty, self.awaitingDisk.isEmpty,
+            !self.isClosing
+        else {
             return
         }
         self.isClosing = true

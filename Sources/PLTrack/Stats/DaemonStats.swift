@@ -13,6 +13,7 @@ public final class DaemonStats: Sendable {
     private let connectionsRefused: Counter
     private let framesReceived: Counter
     private let bytesReceived: Counter
+    private let ingestBatches: Counter
     private let backpressurePauses: Counter
     private let slowReaderPauses: Counter
     private let spoolFullRefusals: Counter
@@ -33,6 +34,7 @@ public final class DaemonStats: Sendable {
         self.connectionsRefused = Counter(label: Names.connectionsRefused, factory: registry)
         self.framesReceived = Counter(label: Names.framesReceived, factory: registry)
         self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
+        self.ingestBatches = Counter(label: Names.ingestBatches, factory: registry)
         self.backpressurePauses = Counter(label: Names.backpressurePauses, factory: registry)
         self.slowReaderPauses = Counter(label: Names.slowReaderPauses, factory: registry)
         self.spoolFullRefusals = Counter(label: Names.spoolFull, factory: registry)
@@ -55,6 +57,7 @@ public final class DaemonStats: Sendable {
         static let connectionsRefused = "pltrackd_connections_refused_total"
         static let framesReceived = "pltrackd_frames_received_total"
         static let bytesReceived = "pltrackd_bytes_received_total"
+        static let ingestBatches = "pltrackd_ingest_batches_total"
         static let backpressurePauses = "pltrackd_backpressure_pauses_total"
         static let slowReaderPauses = "pltrackd_slow_reader_pauses_total"
         static let spoolFull = "pltrackd_spool_full_total"
@@ -83,9 +86,15 @@ public final class DaemonStats: Sendable {
         self.connectionLimit.withLock { self.connectionsOpen.decrement() }
     }
 
-    func frameReceived(bytes: Int) {
-        self.framesReceived.increment()
-        self.bytesReceived.increment(by: bytes + 4)
+    /// Counts `frames` frames of `bytes` bytes in all, length prefixes included.
+    func framesReceived(_ frames: Int, bytes: Int) {
+        self.framesReceived.increment(by: frames)
+        self.bytesReceived.increment(by: bytes)
+    }
+
+    /// Counts one hand-off of a read's tracking calls to the pipeline.
+    func ingestBatchSubmitted() {
+        self.ingestBatches.increment()
     }
 
     func backpressurePaused() {

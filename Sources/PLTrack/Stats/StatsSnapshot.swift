@@ -10,6 +10,9 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var connectionsRefused: Int
     public var framesReceived: Int
     public var bytesReceived: Int
+    /// Hand-offs of tracking calls from ingest to the pipeline: one per read, however many
+    /// calls it held.
+    public var ingestBatches: Int
     public var accepted: UInt64
     /// Frames answered with an error, by error code.
     public var rejected: [String: Int]
@@ -53,6 +56,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.connectionsRefused = stats.count(DaemonStats.Names.connectionsRefused)
         self.framesReceived = stats.count(DaemonStats.Names.framesReceived)
         self.bytesReceived = stats.count(DaemonStats.Names.bytesReceived)
+        self.ingestBatches = stats.count(DaemonStats.Names.ingestBatches)
         self.accepted = ledger.accepted
         self.rejected = stats.rejectionsByCode
         self.coalesced = ledger.coalesced

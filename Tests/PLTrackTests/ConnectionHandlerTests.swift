@@ -1,0 +1,104 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import PLTrackTestSupport
+import Testing
+
+@testable import PLTrack
+
+/// The ingest handler on an `EmbeddedChannel`: the tracking calls of one read reach the
+/// pipeline in one hand-off, and the replies keep the order of the frames.
+struct ConnectionHandlerTests {
+    let channel = EmbeddedChannel()
+    let pipeline: Pipeline
+    let stats = DaemonStats()
+
+    init(capacity: Int = 100) throws {
+        self.pipeline = Pipeline(
+            capacity: capacity, coalescingWindow: .seconds(3600), timerLoop: self.channel.embeddedEventLoop)
+        let settings = IngestSettings(
+            maximumFrameLength: 1 << 20,
+            role: .tracking,
+            live: LiveConfiguration(DaemonConfiguration(socketPath: "/unused")),
+            statsReply: { id, _ in .ok(id: id) }
+        )
+        try self.channel.pipeline.syncOperations.addHandlers(
+            ByteToMessageHandler(FrameDecoder(maximumFrameLength: 1 << 20)),
+            ConnectionHandler(
+                pipeline: self.pipeline, stats: self.stats, settings: settings, logger: Logger(label: "test"))
+        )
+    }
+
+    static func frames(_ messages: [String]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        for message in messages {
+            buffer.writeFrame(bytes: Array(message.utf8))
+        }
+        return buffer
+    }
+
+    static func track(_ requestID: Int, id: Int? = nil) -> String {
+        let id = id.map { #""id":\#($0),"# } ?? ""
+        return #"{\#(id)"type":"track.prompt","prompt_name":"batch","request_id":\#(requestID)}"#
+    }
+
+    /// The replies written so far, as JSON.
+    func replies() throws -> [JSONValue] {
+        var replies: [JSONValue] = []
+        while var frame = try self.channel.readOutbound(as: ByteBuffer.self) {
+            while let length = frame.readInteger(as: UInt32.self), let payload = frame.readBytes(length: Int(length)) {
+                replies.append(try JSONValue.parse(payload))
+            }
+        }
+        return replies
+    }
+
+    var handOffs: Int { self.stats.count(DaemonStats.Names.ingestBatches) }
+
+    @Test func theCallsOfOneReadAreHandedOnOnce() throws {
+        try self.channel.writeInbound(
+            Self.frames([Self.track(1, id: 1), Self.track(2), Self.track(3, id: 3), Self.track(4)]))
+        #expect(self.handOffs == 1)
+        #expect(self.pipeline.snapshot.ledger.accepted == 4)
+        #expect(self.stats.count(DaemonStats.Names.framesReceived) == 4)
+        #expect(try self.replies().map { $0["id"] } == [.integer(1), .integer(3)])
+        #expect(try self.channel.finish().isClean)
+    }
+
+    @Test func anotherMessageHandsOnTheCallsBeforeItSoRepliesKeepTheirOrder() throws {
+        try self.channel.writeInbound(
+            Self.frames([
+                Self.track(1, id: 1), #"{"type":"ping","id":"p"}"#, Self.track(2, id: 2),
+                #"{"type":"track.prompt","id":"bad","request_id":3}"#, Self.track(4, id: 4),
+            ]))
+        // Before the ping, before the invalid frame, and at the end of the read.
+        #expect(self.handOffs == 3)
+        #expect(self.pipeline.snapshot.ledger.accepted == 3)
+        let replies = try self.replies()
+        #expect(replies.map { $0["id"] } == [.integer(1), .string("p"), .integer(2), .string("bad"), .integer(4)])
+        #expect(replies[3]["ok"] == .bool(false))
+        #expect(try self.channel.finish().isClean)
+    }
+
+    @Test func eachReadIsItsOwnHandOff() throws {
+        try self.channel.writeInbound(Self.frames([Self.track(1), Self.track(2)]))
+        try self.channel.writeInbound(Self.frames([Self.track(3), Self.track(4), Self.track(5)]))
+        #expect(self.handOffs == 2)
+        #expect(self.pipeline.snapshot.ledger.accepted == 5)
+        #expect(try self.channel.finish().isClean)
+    }
+
+    @Test func whenThePipelineIsFullTheRestWaitsAndSoDoesEveryReplyBehindIt() throws {
+        let connection = try ConnectionHandlerTests(capacity: 2)
+        try connection.channel.writeInbound(
+            Self.frames([
+                Self.track(1, id: 1), Self.track(2, id: 2), Self.track(3, id: 3), #"{"type":"ping","id":"p"}"#,
+            ]))
+        #expect(connection.pipeline.snapshot.ledger.accepted == 2)
+        // The third call and the ping behind it wait for room; the ping is not answered first.
+        #expect(try connection.replies().map { $0["id"] } == [.integer(1), .integer(2)])
+        #expect(connection.stats.count(DaemonStats.Names.backpressurePauses) == 1)
+        #expect(connection.stats.count(DaemonStats.Names.framesReceived) == 4)
+        #expect(try connection.channel.finish().isClean)
+    }
+}
