@@ -33,6 +33,35 @@ struct SpooledPipelineTests {
         #expect(machine.currentLedger.balances)
     }
 
+    @Test func aPlanForABatchFillsMemoryThenStartsTheBacklog() {
+        let machine = PipelineStateMachine(capacity: 2, coalescingWindow: .zero, spooled: true)
+        #expect(
+            machine.admissions(forNext: 4) == [
+                .memory(sequence: 1), .memory(sequence: 2), .backlog(sequence: 3, starts: true),
+                .backlog(sequence: 4, starts: false),
+            ])
+        let unspooled = PipelineStateMachine(capacity: 2, coalescingWindow: .zero)
+        #expect(
+            unspooled.admissions(forNext: 4) == [.memory(sequence: 1), .memory(sequence: 2)],
+            "without a spool the plan ends where the queue is full")
+    }
+
+    @Test func aCallPlannedForTheBacklogGoesThereEvenIfACoalescedOneLeftRoom() {
+        var machine = PipelineStateMachine(capacity: 2, coalescingWindow: .seconds(1), spooled: true)
+        let plan = machine.admissions(forNext: 3)
+        #expect(plan.last == .backlog(sequence: 3, starts: true))
+        // The second call replaces the first for the same request, so memory keeps room.
+        for (message, admission) in zip([TrackMessage.prompt(1), .prompt(1, revision: 2), .prompt(2)], plan) {
+            guard case .accepted = machine.submit(message, now: self.start, as: admission) else {
+                Issue.record("a planned call is taken")
+                return
+            }
+        }
+        #expect(machine.inMemory == 1 && machine.backlog == 1)
+        #expect(machine.backlogWanted == 1, "it is read back from the spool at once")
+        #expect(machine.currentLedger.balances)
+    }
+
     @Test func aLaterCallForARequestWaitsForTheEarlierOneAndItsRetries() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, spooled: true)
         _ = machine.submit(.prompt(7, revision: 1), now: self.start)

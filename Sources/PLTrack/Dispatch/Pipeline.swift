@@ -23,6 +23,15 @@ public final class Pipeline: Sendable {
         case spoolFailed(String)
         case shuttingDown
 
+        /// The refusal for a call the state machine has no place for.
+        init(refusedAs admission: PipelineStateMachine.Admission) {
+            switch admission {
+            case .full: self = .full
+            case .spoolFull: self = .spoolFull
+            case .shuttingDown, .memory, .backlog: self = .shuttingDown
+            }
+        }
+
         /// Whether the connection that sent `message` must stop reading until there is room:
         /// the queue is full, or the spool is and the client asked for no reply (one that did
         /// is answered `overloaded` instead).
@@ -98,9 +107,9 @@ public final class Pipeline: Sendable {
     // MARK: Ingest side
 
     /// Offers the tracking calls of one read to the pipeline, in order, under one lock and one
-    /// clock reading. Stops at the first call that must wait for room
-    /// (``SubmitResult/makesTheConnectionWait(for:)``): the results end with that call's, and
-    /// the calls after it are not taken.
+    /// clock reading, and with a spool in one write. Stops at the first call that must wait for
+    /// room (``SubmitResult/makesTheConnectionWait(for:)``): the results end with that call's,
+    /// and the calls after it are not taken.
     public func submit(_ batch: [TrackMessage]) -> [SubmitResult] {
         let (results, work) = self.locked.withLockedValue { state -> ([SubmitResult], Work?) in
             var results: [SubmitResult] = []
@@ -108,46 +117,43 @@ public final class Pipeline: Sendable {
             var effects = PipelineEffects()
             let now = NIODeadline.now()
             let acceptedAt = WallClock.milliseconds()
-            var acceptedAny = false
-            for message in batch {
-                let result = self.admit(message, now: now, acceptedAt: acceptedAt, &effects, &state)
-                results.append(result)
-                if case .accepted = result {
-                    acceptedAny = true
-                } else if result.makesTheConnectionWait(for: message) {
-                    break
+            while results.count < batch.count {
+                let next = results.count
+                // Where the rest go, decided first, so that the spool takes them in one write.
+                let plan = state.machine.admissions(forNext: batch.count - next)
+                guard !plan.isEmpty else {
+                    let refusal = SubmitResult(refusedAs: state.machine.admission)
+                    results.append(refusal)
+                    if refusal.makesTheConnectionWait(for: batch[next]) {
+                        break
+                    }
+                    continue
+                }
+                let calls = batch[next..<(next + plan.count)]
+                switch self.spool(calls, plan, acceptedAt: acceptedAt, &state) {
+                case .written(let count):
+                    for (call, admission) in zip(calls.prefix(count), plan) {
+                        // A planned place is always taken; the guard only keeps the loop finite.
+                        guard case .accepted(let accepted) = state.machine.submit(call, now: now, as: admission),
+                            let sequence = admission.sequence
+                        else {
+                            results.append(.shuttingDown)
+                            continue
+                        }
+                        effects.merge(accepted)
+                        results.append(.accepted(sequence: sequence))
+                    }
+                case .failed(let reason):
+                    results += repeatElement(.spoolFailed(reason), count: plan.count)
                 }
             }
+            let acceptedAny = results.contains { if case .accepted = $0 { true } else { false } }
             return (results, acceptedAny ? self.settle(effects, &state) : nil)
         }
         if let work {
             self.perform(work)
         }
         return results
-    }
-
-    /// Takes one call: appends it to the spool, if there is one, and to the state machine.
-    private func admit(
-        _ message: TrackMessage, now: NIODeadline, acceptedAt: Int64, _ effects: inout PipelineEffects,
-        _ state: inout Locked
-    ) -> SubmitResult {
-        let sequence: UInt64
-        let startsBacklog: Bool
-        switch state.machine.admission {
-        case .shuttingDown: return .shuttingDown
-        case .full: return .full
-        case .spoolFull: return .spoolFull
-        case .memory(let next): (sequence, startsBacklog) = (next, false)
-        case .backlog(let next, let starts): (sequence, startsBacklog) = (next, starts)
-        }
-        if let failure = self.spool(message, sequence, acceptedAt: acceptedAt, startsBacklog: startsBacklog, &state) {
-            return failure
-        }
-        guard case .accepted(let accepted) = state.machine.submit(message, now: now) else {
-            return .shuttingDown
-        }
-        effects.merge(accepted)
-        return .accepted(sequence: sequence)
     }
 
     /// Whether an acknowledgement waits for ``whenDurable(_:on:)`` (`--fsync always`).
@@ -160,26 +166,47 @@ public final class Pipeline: Sendable {
         self.journal?.whenDurable(sequence, on: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
     }
 
-    /// Appends the call to the spool, if there is one; returns why it could not be.
+    /// What the spool did with calls the state machine has a place for.
+    private enum SpoolOutcome {
+        /// The first `count` are on disk (all of them without a spool); the spool is full after them.
+        case written(Int)
+        /// The write failed; none was taken.
+        case failed(String)
+    }
+
+    /// Appends the calls to the spool, if there is one, with one write.
     private func spool(
-        _ message: TrackMessage, _ sequence: UInt64, acceptedAt: Int64, startsBacklog: Bool, _ state: inout Locked
-    ) -> SubmitResult? {
+        _ calls: ArraySlice<TrackMessage>, _ plan: [PipelineStateMachine.Admission], acceptedAt: Int64,
+        _ state: inout Locked
+    ) -> SpoolOutcome {
         guard let journal = self.journal else {
-            return nil
+            return .written(calls.count)
         }
-        let spooled = SpooledMessage(
-            sequence: sequence, acceptedAtMilliseconds: acceptedAt, kind: message.kind,
-            requestID: message.coalescingKey.requestID, body: message.body)
+        var backlogStart: Int?
+        var records: [SpooledMessage] = []
+        records.reserveCapacity(calls.count)
+        for (index, (call, admission)) in zip(calls, plan).enumerated() {
+            if case .backlog(_, starts: true) = admission {
+                backlogStart = index
+            }
+            records.append(
+                SpooledMessage(
+                    sequence: admission.sequence ?? 0, acceptedAtMilliseconds: acceptedAt, kind: call.kind,
+                    requestID: call.coalescingKey.requestID, body: call.body))
+        }
         do throws(SpoolJournal.AppendError) {
-            try journal.append(spooled, startsBacklog: startsBacklog)
-            return nil
+            let count = try journal.append(records, backlogStart: backlogStart)
+            if count < records.count {
+                state.machine.spoolFilled()
+            }
+            return .written(count)
         } catch {
             switch error {
             case .full:
                 state.machine.spoolFilled()
-                return .spoolFull
+                return .written(0)
             case .failed(let reason):
-                return .spoolFailed(reason)
+                return .failed(reason)
             }
         }
     }

@@ -13,6 +13,14 @@ extension PipelineStateMachine {
         /// The spool is full.
         case spoolFull
         case shuttingDown
+
+        /// The call's sequence number, when it is taken.
+        var sequence: UInt64? {
+            switch self {
+            case .memory(let sequence), .backlog(let sequence, _): sequence
+            case .full, .spoolFull, .shuttingDown: nil
+            }
+        }
     }
 
     /// What ``submit(_:now:)`` did with a call.

@@ -85,19 +85,47 @@ struct PipelineStateMachine {
 
     /// Where the next call would go.
     var admission: Admission {
+        self.admission(inMemory: self.inMemory, backlog: self.backlog, sequence: self.nextSequence)
+    }
+
+    /// Where each of the next `count` calls would go if every one before it were taken: the
+    /// admissions into memory or the backlog, up to and without the first that refuses.
+    ///
+    /// It counts each call taken into memory as one more held there. One that replaces a call
+    /// coalescing for the same request adds none, so the plan may send a later call to the
+    /// backlog that had room in memory: ``submit(_:now:as:)`` follows the plan, and the call is
+    /// read back from the spool at once. The plan never puts a call in memory that has no room.
+    func admissions(forNext count: Int) -> [Admission] {
+        var plan: [Admission] = []
+        plan.reserveCapacity(count)
+        var (inMemory, backlog, sequence) = (self.inMemory, self.backlog, self.nextSequence)
+        for _ in 0..<count {
+            let admission = self.admission(inMemory: inMemory, backlog: backlog, sequence: sequence)
+            switch admission {
+            case .memory: inMemory += 1
+            case .backlog: backlog += 1
+            case .full, .spoolFull, .shuttingDown: return plan
+            }
+            plan.append(admission)
+            sequence += 1
+        }
+        return plan
+    }
+
+    private func admission(inMemory: Int, backlog: Int, sequence: UInt64) -> Admission {
         guard case .running = self.phase else {
             return .shuttingDown
         }
         guard self.isSpooled else {
-            return self.inMemory < self.capacity ? .memory(sequence: self.nextSequence) : .full
+            return inMemory < self.capacity ? .memory(sequence: sequence) : .full
         }
         if self.isSpoolFull {
             return .spoolFull
         }
-        if self.backlog == 0 && self.inMemory < self.capacity {
-            return .memory(sequence: self.nextSequence)
+        if backlog == 0 && inMemory < self.capacity {
+            return .memory(sequence: sequence)
         }
-        return .backlog(sequence: self.nextSequence, starts: self.backlog == 0)
+        return .backlog(sequence: sequence, starts: backlog == 0)
     }
 
     /// How many backlog calls the driver should read from the spool now: none until a batch
@@ -136,9 +164,11 @@ struct PipelineStateMachine {
 
     // MARK: Events
 
-    mutating func submit(_ message: TrackMessage, now: NIODeadline) -> SubmitOutcome {
+    /// Takes a call where ``admission`` says, or where `planned` (from
+    /// ``admissions(forNext:)``) says.
+    mutating func submit(_ message: TrackMessage, now: NIODeadline, as planned: Admission? = nil) -> SubmitOutcome {
         var effects = PipelineEffects()
-        switch self.admission {
+        switch planned ?? self.admission {
         case .shuttingDown:
             return .shuttingDown
         case .full:

@@ -97,16 +97,17 @@ public final class SpoolJournal: Sendable {
 
     // MARK: Pipeline side (called under the pipeline's lock)
 
-    /// Appends an accepted message. With `startsBacklog`, it is the first of a backlog that
-    /// stays on disk until the memory queue has room, and the backlog reader starts there.
-    func append(_ message: SpooledMessage, startsBacklog: Bool) throws(AppendError) {
+    /// Appends accepted messages with one write, as many as fit; returns how many. The one at
+    /// index `backlogStart`, if any, is the first of a backlog that stays on disk until the
+    /// memory queue has room, and the backlog reader starts at its record.
+    func append(_ messages: [SpooledMessage], backlogStart: Int?) throws(AppendError) -> Int {
         try self.state.withLock { state throws(AppendError) in
-            let position = state.store.position
-            try state.store.append(message)
-            if startsBacklog {
-                state.backlog.reposition(segment: position.segment, offset: position.offset)
+            let (count, marked) = try state.store.append(fitting: messages, marking: backlogStart)
+            if let marked {
+                state.backlog.reposition(segment: marked.segment, offset: marked.offset)
             }
-            state.commit.wrote(message.sequence)
+            state.commit.wrote(messages[count - 1].sequence)
+            return count
         }
     }
 

@@ -70,11 +70,33 @@ final class SpoolStore {
 
     /// Appends one accepted message, unless the spool is full; durable after the next sync.
     func append(_ message: SpooledMessage) throws(AppendError) {
-        guard self.hasRoom(forBody: message.body.readableBytes) else {
+        _ = try self.append(fitting: [message], marking: nil)
+    }
+
+    /// Appends, with one write, as many of `messages` as fit under ``maximumBytes``, from the
+    /// first; durable after the next sync. Returns how many, and where the record of the
+    /// message at index `marked` begins, if it was written. Throws ``AppendError/full`` when
+    /// not even the first fits.
+    func append(fitting messages: [SpooledMessage], marking marked: Int?) throws(AppendError) -> (
+        count: Int, marked: (segment: UInt64, offset: Int)?
+    ) {
+        var room = self.maximumBytes - self.bytes
+        var count = 0
+        for message in messages {
+            room -= message.body.readableBytes + Self.recordOverhead
+            guard room >= 0 else {
+                break
+            }
+            count += 1
+        }
+        guard count > 0 else {
             throw .full
         }
+        let taken = count == messages.count ? messages : Array(messages.prefix(count))
         do {
-            try self.append([message])
+            let offset = try self.write(taken.map { .accepted($0) }, marking: marked.flatMap { $0 < count ? $0 : nil })
+            self.noteWritten(taken)
+            return (count, offset.map { (self.writer.segmentIndex, $0) })
         } catch {
             throw .failed("\(error)")
         }
@@ -83,6 +105,10 @@ final class SpoolStore {
     /// Appends accepted messages; durable after the next ``sync()``.
     func append(_ messages: [SpooledMessage]) throws {
         try self.write(messages.map { .accepted($0) })
+        self.noteWritten(messages)
+    }
+
+    private func noteWritten(_ messages: [SpooledMessage]) {
         for message in messages {
             self.ledger.written(sequence: message.sequence)
             self.acceptance.append((message.sequence, message.acceptedAtMilliseconds))
@@ -110,13 +136,16 @@ final class SpoolStore {
         try self.writer.sync()
     }
 
-    private func write(_ records: [SpoolRecord]) throws {
+    /// Writes `records` with one write; returns where the record at index `marked` begins.
+    @discardableResult
+    private func write(_ records: [SpoolRecord], marking marked: Int? = nil) throws -> Int? {
         let before = self.writer.segmentIndex
-        let written = try self.writer.append(records)
+        let (written, markedOffset) = try self.writer.append(records, marking: marked)
         self.bytes += written
         if self.writer.segmentIndex != before {
             self.delete(self.ledger.rolled(to: self.writer.segmentIndex))
         }
+        return markedOffset
     }
 
     private func delete(_ segments: [UInt64]) {

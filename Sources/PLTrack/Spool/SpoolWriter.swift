@@ -49,21 +49,31 @@ final class SpoolWriter {
     /// The path of the segment being written.
     var currentSegmentPath: String { SpoolDirectory.path(ofSegment: self.segmentIndex, in: self.directory) }
 
-    /// Appends `records` to the current segment (rolling over first if it is full); returns
-    /// the bytes written, a new segment's header included.
+    /// Appends `records` to the current segment (rolling over first if it is full) with one
+    /// `write(2)`; returns the bytes written, a new segment's header included.
     @discardableResult
     func append(_ records: [SpoolRecord]) throws -> Int {
+        try self.append(records, marking: nil).bytes
+    }
+
+    /// Appends `records` with one `write(2)`, as ``append(_:)``; also returns where the record
+    /// at index `marked` begins in its segment, for a reader that starts there.
+    func append(_ records: [SpoolRecord], marking marked: Int?) throws -> (bytes: Int, markedOffset: Int?) {
         let sizeBefore = self.segmentSize
         var rolledOver = 0
         if self.descriptor < 0 || self.segmentSize >= self.segmentBytes || self.mustRollOver {
             try self.rollOver()
             rolledOver = sizeBefore
         }
+        let recordsStart = self.segmentSize
         var buffer = ByteBuffer()
-        for record in records {
+        var markedOffset: Int?
+        for (index, record) in records.enumerated() {
+            if index == marked {
+                markedOffset = recordsStart + buffer.writerIndex
+            }
             record.write(to: &buffer)
         }
-        let recordsStart = self.segmentSize
         do {
             try self.write(buffer)
         } catch {
@@ -71,7 +81,7 @@ final class SpoolWriter {
             throw error
         }
         self.unsynced = true
-        return self.segmentSize - sizeBefore + rolledOver
+        return (self.segmentSize - sizeBefore + rolledOver, markedOffset)
     }
 
     /// Flushes everything appended so far to stable storage.
