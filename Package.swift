@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pltrackd", targets: ["pltrackd"]),
+        .executable(name: "pltrackd-bench", targets: ["pltrackd-bench"]),
         .library(name: "PLTrack", targets: ["PLTrack"]),
     ],
     dependencies: [
@@ -58,6 +59,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark's load generator and HTTP sink (scripts/bench.sh). It does not link
+        // PLTrack, so it speaks the wire protocol from protocol/SPEC.md on its own.
+        .executableTarget(
+            name: "pltrackd-bench",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
         ),
