@@ -20,4 +20,5 @@ swift build -c release --product pltrackd >&2
 swift build -c release --product pltrackd-bench >&2
 bin=$(swift build -c release --show-bin-path)
 
+export PYTHONDONTWRITEBYTECODE=1
 exec python3 scripts/bench/bench.py --bin "$bin" "$@"
