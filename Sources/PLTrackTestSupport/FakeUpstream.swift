@@ -2,12 +2,13 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A real HTTP server on loopback standing in for PromptLayer.
 ///
 /// Each request is checked against ``APIContract`` and recorded; a ``Script`` decides the
 /// answer, so a test can have it fail with 500, rate-limit with 429 and `Retry-After`, refuse
-/// with 400, or answer slowly.
+/// with 400, or answer slowly. Given a certificate, it serves HTTPS instead of HTTP.
 public final class FakeUpstream: Sendable {
     /// One request as it arrived.
     public struct Request: Sendable {
@@ -58,25 +59,36 @@ public final class FakeUpstream: Sendable {
     private let script: Script
     private let record = NIOLockedValueBox(Record())
     private let channel: any Channel
+    private let tls: NIOSSLContext?
     /// The port it listens on, kept after ``stop()`` so a test can point at the dead port.
     public let port: Int
 
     /// Starts a server on 127.0.0.1 at `port`, or at a free port when it is 0 (a test that
     /// stops one server and starts another on its port stands for an upstream that was down).
+    /// With `tls`, it serves HTTPS with that server context.
     public init(
         port: Int = 0,
         expectedAPIKey: String = "test-key-\(UInt32.random(in: 0...UInt32.max))",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tls: NIOSSLContext? = nil,
         script: @escaping Script = { _, _ in .success }
     ) async throws {
         self.expectedAPIKey = expectedAPIKey
         self.contract = try APIContract.load()
         self.script = script
+        self.tls = tls
         let box = NIOLockedValueBox<FakeUpstream?>(nil)
         self.channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+                if let tls {
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }
+                return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
                     guard let upstream = box.withLockedValue({ $0 }) else {
                         throw ChannelError.ioOnClosedChannel
                     }
@@ -89,8 +101,8 @@ public final class FakeUpstream: Sendable {
         box.withLockedValue { $0 = self }
     }
 
-    /// `http://127.0.0.1:PORT`.
-    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
+    /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
+    public var baseURL: String { "\(self.tls == nil ? "http" : "https")://127.0.0.1:\(self.port)" }
 
     /// Every request received, in arrival order.
     public var requests: [Request] { self.record.withLockedValue { $0.all } }
@@ -115,7 +127,7 @@ public final class FakeUpstream: Sendable {
 
     /// A new server on this one's port, with its key and script: the upstream coming back.
     public func restarted() async throws -> FakeUpstream {
-        try await FakeUpstream(port: self.port, expectedAPIKey: self.expectedAPIKey, script: self.script)
+        try await FakeUpstream(port: self.port, expectedAPIKey: self.expectedAPIKey, tls: self.tls, script: self.script)
     }
 
     /// Records `request` and decides its answer.

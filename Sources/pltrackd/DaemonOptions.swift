@@ -62,6 +62,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "PEM file of the certificate authorities an https upstream's certificate must chain to, instead of the system's (for a private or test CA). Default: the system's trust store.",
+            valueName: "path"))
+    var upstreamCaFile: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Where calls are appended as JSON lines when no API key is configured. Default: pltrackd-outbox.jsonl.",
             valueName: "path"))
     var outbox: String?
@@ -134,6 +140,7 @@ struct DaemonOptions: ParsableArguments {
             ("max-connections", self.maxConnections), ("coalesce-window", self.coalesceWindow),
             ("workers", self.workers),
             ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
+            ("upstream-ca-file", self.upstreamCaFile),
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),

@@ -21,6 +21,7 @@ struct CommandLineTests {
         (["--upstream", "ftp://example"], "--upstream"),
         (["--retry-cap", "1ms"], "--retry-cap"),
         (["--api-key-file", "/nonexistent/key"], "--api-key-file"),
+        (["--upstream-ca-file", "/nonexistent/ca.pem"], "--upstream-ca-file"),
     ])
     func aBadOptionIsAOneLineErrorNamingIt(_ arguments: [String], _ option: String) async throws {
         let outcome = try await Self.pltrackd(arguments + ["--socket", "/tmp/pltrackd-never-bound.sock"])
@@ -36,7 +37,8 @@ struct CommandLineTests {
         #expect(outcome.status == 0)
         for option in [
             "--socket", "--socket-mode", "--max-frame-length", "--max-connections", "--coalesce-window", "--workers",
-            "--queue-capacity", "--upstream", "--api-key-file", "--outbox", "--dead-letter", "--retry-base",
+            "--queue-capacity", "--upstream", "--api-key-file", "--upstream-ca-file", "--outbox", "--dead-letter",
+            "--retry-base",
             "--retry-cap", "--request-timeout", "--flush-timeout", "--drain-timeout", "--log-level",
         ] {
             #expect(outcome.standardOutput.contains(option), "\(option) missing from --help")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 
 /// Builds the effective ``DaemonConfiguration`` from its four layers: flags, then environment,
 /// then the configuration file, then defaults. Every problem in every layer is collected, so
@@ -79,6 +80,7 @@ public struct ConfigurationResolver: Sendable {
             sources["spool-dir"] = "STATE_DIRECTORY"
         }
         self.loadAPIKey(into: &configuration, sources: sources, &problems)
+        Self.checkCertificateAuthorities(configuration, sources: sources, &problems)
         guard problems.isEmpty else {
             return .failure(ConfigurationProblems(problems))
         }
@@ -100,6 +102,25 @@ public struct ConfigurationResolver: Sendable {
         case .failure(let fileProblems):
             problems += fileProblems.problems
             return nil
+        }
+    }
+
+    /// An unreadable `upstream-ca-file` is an error at startup, not a failed TLS handshake on
+    /// every delivery attempt later.
+    private static func checkCertificateAuthorities(
+        _ configuration: DaemonConfiguration, sources: [String: String], _ problems: inout [ConfigurationProblem]
+    ) {
+        guard let path = configuration.upstreamCAFile else {
+            return
+        }
+        let source = sources["upstream-ca-file"] ?? "--upstream-ca-file"
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            problems.append(ConfigurationProblem(source: source, message: "cannot read \(path)"))
+            return
+        }
+        let certificates = try? NIOSSLCertificate.fromPEMFile(path)
+        if certificates?.isEmpty ?? true {
+            problems.append(ConfigurationProblem(source: source, message: "\(path) holds no PEM certificate"))
         }
     }
 

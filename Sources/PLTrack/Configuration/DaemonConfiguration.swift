@@ -23,6 +23,9 @@ public struct DaemonConfiguration: Sendable {
     public var apiKey: APIKey?
     /// The file the key is read from (`--api-key-file`), when one is named.
     public var apiKeyFile: String?
+    /// PEM certificates that an `https` upstream's certificate must chain to
+    /// (`--upstream-ca-file`); `nil` trusts the system's roots.
+    public var upstreamCAFile: String?
     /// Where the key came from, for `check-config` and the startup log.
     public var apiKeySource = "none"
     /// Where calls go without an API key (`--outbox`).

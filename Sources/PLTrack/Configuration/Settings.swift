@@ -22,6 +22,9 @@ public enum Settings {
             text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"
         },
         .optionalPath("api-key-file", \.apiKeyFile, reloadable: false),
+        .optionalPath(
+            "upstream-ca-file", \.upstreamCAFile, reloadable: false,
+            problem: "must not be empty; leave it unset to trust the system's certificate authorities"),
         .text("outbox", \.outboxPath, reloadable: false),
         .text("dead-letter", \.deadLetterPath, reloadable: false),
         .duration("retry-base", \.retryPolicy.base, reloadable: true),

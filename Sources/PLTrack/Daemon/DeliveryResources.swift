@@ -19,6 +19,7 @@ struct DeliveryResources {
                 apiKey: key,
                 connections: configuration.workers,
                 requestTimeout: configuration.requestTimeout,
+                certificateAuthoritiesFile: configuration.upstreamCAFile,
                 eventLoopGroup: group
             )
             self.summary = "\(configuration.upstreamURL)"

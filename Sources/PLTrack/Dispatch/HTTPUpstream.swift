@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Delivers to the PromptLayer REST API over keep-alive HTTP connections.
 ///
@@ -18,11 +19,14 @@ public final class HTTPUpstream: Upstream {
     /// - Parameters:
     ///   - baseURL: scheme, host and optional port, e.g. `https://api.promptlayer.com`.
     ///   - connections: the most connections kept open to the host (one per worker).
+    ///   - certificateAuthoritiesFile: a PEM file of the authorities an `https` upstream's
+    ///     certificate must chain to (`--upstream-ca-file`); `nil` trusts the system's roots.
     public init(
         baseURL: String,
         apiKey: APIKey,
         connections: Int,
         requestTimeout: Duration,
+        certificateAuthoritiesFile: String? = nil,
         eventLoopGroup: any EventLoopGroup
     ) {
         var configuration = HTTPClient.Configuration()
@@ -36,6 +40,11 @@ public final class HTTPUpstream: Upstream {
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(10))
         configuration.httpVersion = .automatic
+        if let certificateAuthoritiesFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(certificateAuthoritiesFile)
+            configuration.tlsConfiguration = tls
+        }
         self.client = HTTPClient(eventLoopGroupProvider: .shared(eventLoopGroup), configuration: configuration)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.headers = [

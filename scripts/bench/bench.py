@@ -1,0 +1,125 @@
+"""Runs the benchmark: pltrackd beside syslog-ng, row by row; prints a table and writes JSON.
+
+Started by scripts/bench.sh, which installs the packages and builds the release binaries."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import report
+import rows
+from harness import Harness
+from procs import Processes
+
+SIZES = {
+    "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
+             "backlog": 1_000_000},
+    "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
+              "backlog": 100_000},
+}
+ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "latency", "backlog"]
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/bench.sh")
+    parser.add_argument("--bin", required=True, help="directory of the release pltrackd and pltrackd-bench")
+    parser.add_argument("--short", action="store_true", help="small counts (well under five minutes)")
+    parser.add_argument("--output", default=".build/bench/results.json", help="where the JSON figures go")
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of: " + ", ".join(ROWS))
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    args = parser.parse_args()
+    selected = args.rows.split(",")
+    unknown = set(selected) - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    size = SIZES["short" if args.short else "full"]
+
+    # SIGTERM and SIGHUP end the run like Ctrl-C does, through the cleanup below.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    work = tempfile.mkdtemp(prefix="pltrackd-bench.")
+    processes = Processes(work)
+    results = []
+    started = time.monotonic()
+    # The machine may be shared: the load before and after tells how much else was running.
+    load_before = os.getloadavg()
+    try:
+        h = Harness(args.bin, work, processes)
+        nginx = None
+        if "deliver-http" in selected or "deliver-tls" in selected:
+            proc, http_port, https_port, ca = h.start_nginx()
+            nginx = {"proc": proc, "http_port": http_port, "https_port": https_port, "ca": ca}
+        for name in selected:
+            print(f"bench: {name} …", file=sys.stderr, flush=True)
+            if name == "ingest":
+                results.append(rows.ingest(h, size))
+            elif name == "ingest-alone":
+                results.append(rows.ingest_alone(h, size))
+            elif name == "durable":
+                results.append(rows.durable(h, size))
+            elif name == "deliver-http":
+                results.append(rows.delivery_http(h, size, nginx))
+            elif name == "deliver-tls":
+                results.append(rows.delivery_tls(h, size, nginx))
+            elif name == "latency":
+                results.append(rows.latency(h, size, "50ms"))
+                results.append(rows.latency(h, size, "0ms", beside_syslog_ng=False))
+                # A rate pltrackd sustains today, for the latency the window alone costs.
+                results.append(rows.latency(h, size, "50ms", rate=2_000, beside_syslog_ng=False))
+            elif name == "backlog":
+                results.append(rows.backlog(h, size))
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        processes.stop_all()
+        if args.keep:
+            print(f"bench: kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    for row in results:
+        row["ratio"] = report.ratio(row)
+    document = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "short" if args.short else "full",
+        "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "system": _os_release(),
+                    "load_average_before": [round(x, 2) for x in load_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "seconds": round(time.monotonic() - started, 1),
+        "sizes": size,
+        "rows": results,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w") as f:
+        json.dump(document, f, indent=2)
+        f.write("\n")
+    print(report.table(results))
+    print(f"\n{document['mode']} run, {document['seconds']} s, load average before "
+          f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+          f"figures in {args.output}")
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _os_release():
+    try:
+        with open("/etc/os-release") as f:
+            fields = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        return fields.get("PRETTY_NAME", "").strip('"')
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

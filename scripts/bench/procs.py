@@ -1,0 +1,126 @@
+"""Processes the benchmark starts, and what /proc says about them.
+
+Every process is started through Processes.start, which records it, sends its output to a
+log file in the work directory and asks the kernel to SIGTERM it if this driver dies
+(PR_SET_PDEATHSIG); Processes.stop_all stops whatever is still running.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _die_with_parent():
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Proc:
+    """One started process."""
+
+    def __init__(self, name, popen, log):
+        self.name = name
+        self.popen = popen
+        self.log = log
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def cpu_seconds(self):
+        """User plus system CPU time of every thread, from /proc/PID/stat (clock ticks)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # After "pid (comm)", field 3 (state) is fields[0]; utime is field 14, stime 15.
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def _status_kib(self, key):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise KeyError(key)
+
+    def rss_kib(self):
+        """Resident memory now (VmRSS)."""
+        return self._status_kib("VmRSS")
+
+    def peak_rss_kib(self):
+        """Peak resident memory since the process started (VmHWM)."""
+        return self._status_kib("VmHWM")
+
+    def check_alive(self):
+        if not self.alive():
+            raise RuntimeError(f"{self.name} exited with status {self.popen.returncode}; see {self.log}")
+
+
+class Processes:
+    def __init__(self, log_directory):
+        self.log_directory = log_directory
+        self.running = []
+        self.count = 0
+
+    def start(self, name, argv, env=None, cwd=None, stdout=None):
+        """Starts argv in the background; its standard error (and output, unless piped) go to a log."""
+        self.count += 1
+        log = os.path.join(self.log_directory, f"{self.count:02d}-{name}.log")
+        log_file = open(log, "wb")
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout if stdout is not None else log_file,
+            stderr=log_file,
+            env=env,
+            cwd=cwd,
+            preexec_fn=_die_with_parent,
+        )
+        log_file.close()
+        proc = Proc(name, popen, log)
+        self.running.append(proc)
+        return proc
+
+    def stop(self, proc, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout seconds; waits for the exit."""
+        if proc in self.running:
+            self.running.remove(proc)
+        if proc.popen.poll() is not None:
+            return proc.popen.returncode
+        started = time.monotonic()
+        proc.popen.send_signal(signal.SIGTERM)
+        try:
+            return proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"bench: {proc.name} did not stop within {timeout:.0f} s of SIGTERM; killed", file=sys.stderr)
+            proc.popen.kill()
+            return proc.popen.wait()
+        finally:
+            if time.monotonic() - started > 2:
+                print(f"bench: {proc.name} took {time.monotonic() - started:.1f} s to stop", file=sys.stderr)
+
+    def stop_all(self):
+        for proc in list(reversed(self.running)):
+            self.stop(proc, timeout=5.0)
+
+
+def wait_until(predicate, timeout, what, interval=0.01):
+    """Calls predicate until it returns a true value, which it returns; raises after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (OSError, subprocess.CalledProcessError, ValueError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+        time.sleep(interval)

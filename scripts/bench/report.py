@@ -1,0 +1,44 @@
+"""The table the benchmark prints, from the rows' figures."""
+
+
+def _number(value, digits=1):
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def ratio(row):
+    """pltrackd's figure over syslog-ng's, for throughput rows (higher is better there)."""
+    ours, theirs = row.get("pltrackd"), row.get("syslog_ng")
+    if not ours or not theirs or not theirs.get("value") or not ours["unit"].endswith("/s"):
+        return None
+    return round(ours["value"] / theirs["value"], 2)
+
+
+def _figure(side):
+    if not side:
+        return "—"
+    if "p50_ms" in side:
+        return f"p50 {side['p50_ms']:.1f} / p99 {side['p99_ms']:.1f} / p99.9 {side['p999_ms']:.1f} ms"
+    if "idle_rss_mib" in side:
+        return f"{side['value']:.1f} MiB (idle {side['idle_rss_mib']:.1f} MiB)"
+    return f"{_number(side['value'])} {side['unit']}"
+
+
+def table(rows):
+    header = ["figure", "pltrackd", "syslog-ng", "ratio", "CPU µs/msg pltrackd", "CPU µs/msg syslog-ng",
+              "peak RSS MiB pltrackd", "peak RSS MiB syslog-ng"]
+    lines = [header]
+    for row in rows:
+        ours, theirs = row.get("pltrackd"), row.get("syslog_ng")
+        r = ratio(row)
+        lines.append([
+            row["title"], _figure(ours), _figure(theirs), f"{r:.2f}×" if r is not None else "",
+            _number(ours and ours.get("cpu_us_per_msg")), _number(theirs and theirs.get("cpu_us_per_msg")),
+            _number(ours and ours.get("peak_rss_mib")), _number(theirs and theirs.get("peak_rss_mib")),
+        ])
+    out = ["| " + " | ".join(cells) + " |" for cells in lines]
+    out.insert(1, "|" + "|".join("---" for _ in header) + "|")
+    return "\n".join(out)

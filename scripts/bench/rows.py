@@ -1,0 +1,265 @@
+"""The rows of the benchmark. Each starts fresh daemons (so peak RSS is the row's own), runs one
+workload against pltrackd and the same against syslog-ng, and returns its figures."""
+
+import time
+
+import configs
+from harness import free_port
+
+
+def mib(kib):
+    return round(kib / 1024, 1)
+
+
+def per_message_us(cpu_seconds, messages):
+    return round(cpu_seconds / messages * 1e6, 2)
+
+
+def figures(value, unit, proc, cpu_seconds, messages, **details):
+    return {"value": round(value, 1), "unit": unit, "cpu_us_per_msg": per_message_us(cpu_seconds, messages),
+            "peak_rss_mib": mib(proc.peak_rss_kib()), "details": details}
+
+
+def _syslog_ng_throughput(h, name, destination, done_counter, messages, connections=16, upstream=None):
+    """Runs `messages` lines into syslog-ng and times them until `done_counter` adds up to all.
+
+    `upstream`, a process syslog-ng sends to, is stopped before syslog-ng: an http() worker
+    waiting on an upstream that hangs would hold up syslog-ng's own stop."""
+    sng = h.start_syslog_ng(name, destination)
+    cpu = sng.proc.cpu_seconds()
+    generator = h.generate_in_background(
+        "ingest", "--socket", sng.source, "--framing", "syslog", "--connections", connections,
+        "--messages", messages)
+    finished = sng.wait_for(done_counter, messages)
+    cpu = sng.proc.cpu_seconds() - cpu
+    run = generator.result()
+    seconds = finished - run["started_at"]
+    dropped = sng.query("dst.*.dropped") or 0
+    result = figures(messages / seconds, "msg/s", sng.proc, cpu, messages, seconds=round(seconds, 3),
+                     dropped=dropped, generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+    if upstream:
+        h.processes.stop(upstream)
+    h.processes.stop(sng.proc)
+    return result
+
+
+def ingest(h, size):
+    """Fire-and-forget ingest, 16 connections: pltrackd with no key and no spool, delivering
+    to an outbox on /dev/null, against syslog-ng unix-stream() -> file("/dev/null")."""
+    m = size["ingest"]
+    # The queue holds the whole run, so ingest never waits for delivery (it is /dev/null).
+    proc, sock = h.start_pltrackd("ingest", ["--outbox", "/dev/null", "--queue-capacity", str(m + 1000)])
+    cpu = proc.cpu_seconds()
+    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+    cpu_accepted = proc.cpu_seconds() - cpu
+    delivered = h.counter(sock, "delivered", m)
+    cpu_all = proc.cpu_seconds() - cpu
+    stats = h.pltrackd_stats(sock)
+    assert stats["accepted"] == m, stats
+    pltrackd = figures(
+        run["messages_per_second"], "msg/s", proc, cpu_all, m, seconds=round(run["seconds"], 3),
+        cpu_us_per_msg_until_accepted=per_message_us(cpu_accepted, m),
+        seconds_until_all_in_outbox=round(delivered["finished_at"] - run["started_at"], 3),
+        generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+    h.processes.stop(proc)
+    syslog_ng = _syslog_ng_throughput(h, "ingest", 'file("/dev/null" template("$MSG\\n"));',
+                                      "dst.file.*.written", m)
+    return {
+        "row": "ingest", "title": "ingest, fire-and-forget, 16 connections", "messages": m,
+        "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "compared": "pltrackd: accepted/s (every connection's closing ping answered), no spool, no key, "
+                    "outbox /dev/null; CPU until all M are in the outbox. syslog-ng: unix-stream() -> "
+                    "file(\"/dev/null\"), msg/s until its written counter reaches M.",
+    }
+
+
+def ingest_alone(h, size):
+    """Fire-and-forget ingest with nothing delivered: the upstream hangs, so pltrackd only reads,
+    validates and queues. The figure the redesign's ingest target is about, without the cost of
+    the outbox (which production does not use); no syslog-ng figure to set beside it."""
+    m = size["ingest"]
+    hang, hang_port = h.start_sink("ingest-alone-hang", hang=True)
+    proc, sock = h.start_pltrackd("ingest-alone", [
+        "--api-key-file", h.key_file, "--upstream", f"http://127.0.0.1:{hang_port}",
+        "--queue-capacity", str(m + 1000)])
+    cpu = proc.cpu_seconds()
+    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+    cpu = proc.cpu_seconds() - cpu
+    stats = h.pltrackd_stats(sock)
+    assert stats["accepted"] == m, stats
+    pltrackd = figures(run["messages_per_second"], "msg/s", proc, cpu, m, seconds=round(run["seconds"], 3),
+                       held=stats["held"], generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+    h.processes.stop(proc)
+    h.processes.stop(hang)
+    return {
+        "row": "ingest-alone", "title": "ingest alone (upstream hangs), fire-and-forget, 16 connections",
+        "messages": m, "pltrackd": pltrackd, "syslog_ng": None,
+        "compared": "pltrackd only: accepted/s with a key and an upstream that never answers (8 requests in "
+                    "flight, the rest held in memory: --queue-capacity above M), no spool. Peak RSS is M "
+                    "calls held.",
+    }
+
+
+def durable(h, size):
+    """Durable ingest, acknowledged, 16 connections x 64 in flight: pltrackd with a spool and
+    --fsync always, against syslog-ng with a reliable disk buffer. Both deliver over HTTP to
+    an upstream that accepts connections and never answers, so everything stays on disk."""
+    m = size["durable"]
+    hang, hang_port = h.start_sink("durable-hang-pltrackd", hang=True)
+    upstream = f"http://127.0.0.1:{hang_port}"
+    spool = h.directory("durable") + "/spool"
+    proc, sock = h.start_pltrackd("durable", [
+        "--spool-dir", spool, "--fsync", "always", "--api-key-file", h.key_file, "--upstream", upstream])
+    cpu = proc.cpu_seconds()
+    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--in-flight", 64, "--messages", m)
+    cpu = proc.cpu_seconds() - cpu
+    stats = h.pltrackd_stats(sock)
+    fsyncs = stats.get("spool", {}).get("fsyncs", 0)
+    pltrackd = figures(
+        run["messages_per_second"], "acks/s", proc, cpu, m, seconds=round(run["seconds"], 3),
+        fsyncs=fsyncs, acks_per_fsync=round(m / fsyncs, 1) if fsyncs else None,
+        generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+    h.processes.stop(proc)
+    h.processes.stop(hang)
+    hang, hang_port = h.start_sink("durable-hang-syslog-ng", hang=True)
+    disk = configs.syslog_ng_disk_buffer(h.directory("syslog-ng-durable-buffer"), 4 << 30)
+    syslog_ng = _syslog_ng_throughput(
+        h, "durable", configs.syslog_ng_http(f"http://127.0.0.1:{hang_port}/rest/track-prompt", disk_buffer=disk),
+        "dst.*.processed", m, upstream=hang)
+    return {
+        "row": "durable", "title": "durable ingest, 16 connections x 64 in flight", "messages": m,
+        "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "compared": "pltrackd: --spool-dir, --fsync always, every call with an id, acks/s (an ack waits "
+                    "for the fsync). syslog-ng: http() with disk-buffer(reliable(yes)), msg/s until its "
+                    "destination has taken all M into the buffer; it writes the buffer file without fsync "
+                    "and acknowledges nothing to the sender. Both upstreams hang.",
+    }
+
+
+def _delivery(h, row, title, upstream_url, ca_file, m):
+    extra = ["--upstream-ca-file", ca_file] if ca_file else []
+    proc, sock = h.start_pltrackd(row, [
+        "--api-key-file", h.key_file, "--upstream", upstream_url, "--workers", "8", *extra])
+    cpu = proc.cpu_seconds()
+    generator = h.generate_in_background("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+    delivered = h.counter(sock, "delivered", m)
+    cpu = proc.cpu_seconds() - cpu
+    run = generator.result()
+    seconds = delivered["finished_at"] - run["started_at"]
+    stats = h.pltrackd_stats(sock)
+    pltrackd = figures(
+        m / seconds, "msg/s", proc, cpu, m, seconds=round(seconds, 3), upstream_requests=stats["upstream_requests"],
+        retries=stats["retries"], upstream_latency_p99_ms=stats["upstream_latency_p99_ms"])
+    h.processes.stop(proc)
+    syslog_ng = _syslog_ng_throughput(
+        h, row, configs.syslog_ng_http(upstream_url + "/rest/track-prompt", ca_file=ca_file),
+        "dst.*.written", m)
+    return {
+        "row": row, "title": title, "messages": m, "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "compared": "one call per POST to nginx (return 200), 8 workers each: pltrackd --workers 8 (no spool, "
+                    "default 50 ms coalescing window) until its delivered counter reaches M; syslog-ng http() "
+                    "workers(8) batch-lines(1) until its written counter reaches M. Time from the first "
+                    "message sent.",
+    }
+
+
+def delivery_http(h, size, nginx):
+    return _delivery(h, "deliver-http", "delivered to nginx over HTTP, 8 workers",
+                     f"http://127.0.0.1:{nginx['http_port']}", None, size["deliver"])
+
+
+def delivery_tls(h, size, nginx):
+    return _delivery(h, "deliver-tls", "delivered to nginx over TLS, 8 workers",
+                     f"https://127.0.0.1:{nginx['https_port']}", nginx["ca"], size["deliver"])
+
+
+def _latency_run(h, name, start_daemon, framing, seconds, rate=10_000):
+    sink, port = h.start_sink(name)
+    proc, sock, wait_all = start_daemon(f"http://127.0.0.1:{port}")
+    m = rate * seconds
+    cpu = proc.cpu_seconds()
+    run = h.generate("rate", "--socket", sock, "--framing", framing, "--connections", 1, "--rate", rate,
+                     "--seconds", seconds)
+    finished = wait_all(m)
+    cpu = proc.cpu_seconds() - cpu
+    latency = h.sink_stats(port)
+    assert latency["timestamped"] >= m, latency
+    result = {"value": latency["p99_ms"], "unit": "ms (p99)", "p50_ms": latency["p50_ms"],
+              "p99_ms": latency["p99_ms"], "p999_ms": latency["p999_ms"], "max_ms": latency["max_ms"],
+              "cpu_us_per_msg": per_message_us(cpu, m), "peak_rss_mib": mib(proc.peak_rss_kib()),
+              "details": {"messages": m, "send_seconds": round(run["seconds"], 3),
+                          # Longer than send_seconds by much more than the latency: it fell behind.
+                          "seconds_until_all_delivered": round(finished - run["started_at"], 3)}}
+    h.processes.stop(proc)
+    h.processes.stop(sink)
+    return result
+
+
+def latency(h, size, window="50ms", rate=10_000, beside_syslog_ng=True):
+    """End to end at `rate`: from the generator's write to the sink's read of the POST."""
+    seconds = size["latency_seconds"]
+    name = f"latency-{rate}-{window}"
+
+    def pltrackd(upstream):
+        proc, sock = h.start_pltrackd(name, [
+            "--api-key-file", h.key_file, "--upstream", upstream, "--coalesce-window", window])
+        return proc, sock, lambda m: h.counter(sock, "delivered", m)["finished_at"]
+
+    def syslog_ng(upstream):
+        sng = h.start_syslog_ng(name, configs.syslog_ng_http(upstream + "/rest/track-prompt"))
+        return sng.proc, sng.source, lambda m: sng.wait_for("dst.*.written", m)
+
+    ours = _latency_run(h, name + "-pltrackd", pltrackd, "frame", seconds, rate)
+    ours["details"]["coalesce_window"] = window
+    theirs = _latency_run(h, name + "-syslog-ng", syslog_ng, "syslog", seconds, rate) if beside_syslog_ng else None
+    return {
+        "row": name, "title": f"end-to-end latency at {rate:,} msg/s, coalescing window {window}",
+        "messages": rate * seconds, "pltrackd": ours, "syslog_ng": theirs,
+        "compared": f"{seconds} s at {rate:,} msg/s on one connection, fire-and-forget, to the bench sink "
+                    "(HDR histogram of CLOCK_MONOTONIC send time to arrival of the POST). pltrackd --workers 8 "
+                    f"--coalesce-window {window} (a call waits up to the window by design); syslog-ng http() "
+                    "workers(8) batch-lines(1).",
+    }
+
+
+def backlog(h, size):
+    """Memory while calls wait on the spool for an upstream that is down (connections refused),
+    and idle memory. syslog-ng holds the same calls in a reliable disk buffer."""
+    m = size["backlog"]
+    down = f"http://127.0.0.1:{free_port()}"
+    spool = h.directory("backlog") + "/spool"
+    proc, sock = h.start_pltrackd("backlog", [
+        "--spool-dir", spool, "--api-key-file", h.key_file, "--upstream", down])
+    time.sleep(2)
+    idle = proc.rss_kib()
+    cpu = proc.cpu_seconds()
+    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+    time.sleep(2)
+    cpu = proc.cpu_seconds() - cpu
+    stats = h.pltrackd_stats(sock)
+    pltrackd = {"value": mib(proc.rss_kib()), "unit": "MiB RSS", "idle_rss_mib": mib(idle),
+                "cpu_us_per_msg": per_message_us(cpu, m), "peak_rss_mib": mib(proc.peak_rss_kib()),
+                "details": {"held": stats["held"], "backlog_on_disk": stats["backlog"],
+                            "spool_bytes": stats.get("spool", {}).get("bytes"),
+                            "accept_seconds": round(run["seconds"], 3)}}
+    h.processes.stop(proc)
+    disk = configs.syslog_ng_disk_buffer(h.directory("syslog-ng-backlog-buffer"), 4 << 30)
+    sng = h.start_syslog_ng("backlog", configs.syslog_ng_http(down + "/rest/track-prompt", disk_buffer=disk))
+    time.sleep(2)
+    sng_idle = sng.proc.rss_kib()
+    cpu = sng.proc.cpu_seconds()
+    h.generate("ingest", "--socket", sng.source, "--framing", "syslog", "--connections", 16, "--messages", m)
+    sng.wait_for("dst.*.processed", m)
+    time.sleep(2)
+    cpu = sng.proc.cpu_seconds() - cpu
+    syslog_ng = {"value": mib(sng.proc.rss_kib()), "unit": "MiB RSS", "idle_rss_mib": mib(sng_idle),
+                 "cpu_us_per_msg": per_message_us(cpu, m), "peak_rss_mib": mib(sng.proc.peak_rss_kib()),
+                 "details": {"queued": sng.query("dst.*.queued")}}
+    h.processes.stop(sng.proc)
+    return {
+        "row": "backlog", "title": f"RSS with {m:,} calls waiting for a stopped upstream", "messages": m,
+        "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "compared": "pltrackd: --spool-dir (fsync always), upstream refusing connections, fire-and-forget; "
+                    "VmRSS 2 s after the last call was accepted, and 2 s after start (idle). syslog-ng: http() "
+                    "to the same refused port with disk-buffer(reliable(yes)).",
+    }
