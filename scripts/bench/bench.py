@@ -16,7 +16,7 @@ import time
 import report
 import rows
 from harness import Harness
-from procs import Processes
+from procs import Interference, Processes, tree_cpu_seconds
 
 SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
@@ -53,11 +53,15 @@ def main():
     try:
         h = Harness(args.bin, work, processes)
         nginx = None
+        long_lived = []
         if "deliver-http" in selected or "deliver-tls" in selected:
             proc, http_port, https_port, ca = h.start_nginx()
             nginx = {"proc": proc, "http_port": http_port, "https_port": https_port, "ca": ca}
+            long_lived.append(lambda: tree_cpu_seconds(proc.pid))
         for name in selected:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
+            interference = Interference(long_lived)
+            first = len(results)
             if name == "ingest":
                 results.append(rows.ingest(h, size))
             elif name == "ingest-alone":
@@ -75,6 +79,10 @@ def main():
                 results.append(rows.latency(h, size, "50ms", rate=2_000, beside_syslog_ng=False))
             elif name == "backlog":
                 results.append(rows.backlog(h, size))
+            # The machine may be shared: what else ran while these rows did.
+            machine = interference.result()
+            for row in results[first:]:
+                row["machine_during_row"] = machine
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130

@@ -38,7 +38,11 @@ class Proc:
 
     def cpu_seconds(self):
         """User plus system CPU time of every thread, from /proc/PID/stat (clock ticks)."""
-        with open(f"/proc/{self.pid}/stat") as f:
+        return self.cpu_seconds_of(self.pid)
+
+    @staticmethod
+    def cpu_seconds_of(pid):
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         # After "pid (comm)", field 3 (state) is fields[0]; utime is field 14, stime 15.
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -109,6 +113,51 @@ class Processes:
     def stop_all(self):
         for proc in list(reversed(self.running)):
             self.stop(proc, timeout=5.0)
+
+
+def machine_busy_seconds():
+    """CPU seconds every core has spent on anything but idling, since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + (fields[7] if len(fields) > 7 else 0)
+    return busy / CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid):
+    """CPU seconds of a process and its direct children (nginx's master and workers)."""
+    total = Proc.cpu_seconds_of(pid)
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            for child in f.read().split():
+                try:
+                    total += Proc.cpu_seconds_of(int(child))
+                except OSError:
+                    pass
+    return total
+
+
+class Interference:
+    """How much CPU something other than this benchmark used while a row ran: the machine's busy
+    time, less this driver's, its children's (reaped when stopped) and those of the long-lived
+    processes in `extra` (functions returning CPU seconds)."""
+
+    def __init__(self, extra=()):
+        self.extra = list(extra)
+        self.start = self._reading()
+        self.wall = time.monotonic()
+
+    def _reading(self):
+        times = os.times()
+        ours = times.user + times.system + times.children_user + times.children_system
+        return machine_busy_seconds(), ours + sum(f() for f in self.extra)
+
+    def result(self):
+        busy, ours = self._reading()
+        wall = time.monotonic() - self.wall
+        other = max(0.0, (busy - self.start[0]) - (ours - self.start[1]))
+        return {"seconds": round(wall, 1), "other_cpu_seconds": round(other, 1),
+                "other_cpu_percent_of_machine": round(100 * other / (wall * os.cpu_count()), 1)}
 
 
 def wait_until(predicate, timeout, what, interval=0.01):

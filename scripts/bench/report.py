@@ -41,4 +41,11 @@ def table(rows):
         ])
     out = ["| " + " | ".join(cells) + " |" for cells in lines]
     out.insert(1, "|" + "|".join("---" for _ in header) + "|")
+    busy = [(row["title"], row.get("machine_during_row", {}).get("other_cpu_percent_of_machine", 0))
+            for row in rows]
+    shared = [f"{title}: {percent:.0f}%" for title, percent in busy if percent >= 5]
+    if shared:
+        out.append("")
+        out.append("Other work on the machine, as a share of all its cores, while these rows ran "
+                   "(their figures are lower than on a quiet machine): " + "; ".join(shared) + ".")
     return "\n".join(out)
