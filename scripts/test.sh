@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds everything and runs the whole suite: the README's quick
 # start (scripts/run.sh, send, flush, stats, SIGTERM), the packaging checks (systemd units, the
-# Debian package built, linted, installed and purged) and the Swift tests (last, so their
-# summary closes the output). CI runs exactly this (.ci/run).
+# Debian package built, linted, installed and purged), the benchmark's short mode (its table,
+# no assertion on speed) and the Swift tests (last, so their summary closes the output). CI
+# runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-packages.sh
@@ -24,6 +25,9 @@ if dpkg-query -W -f='${Status}' pltrackd 2>/dev/null | grep -q "install ok insta
 else
     packaging/check-deb.sh .build/deb/pltrackd_*.deb
 fi
+
+echo "== benchmark, short mode: figures beside syslog-ng; asserts nothing about speed =="
+scripts/bench.sh --short --output .build/bench/results-short.json
 
 echo "== Swift tests =="
 swift test --skip-build
