@@ -40,12 +40,18 @@ struct UpstreamTLSTests {
         let daemon = try await DaemonHarness(upstream: upstream) { $0.drainTimeout = .zero }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(Self.prompt(2))?["ok"] == .bool(true))
-            let flush = try await client.flush(timeoutMilliseconds: 1_000)
-            #expect(flush?["error"]?["code"]?.string == "timeout")
-            let stats = try await client.stats()
+            // Polls until an attempt has failed at the handshake, however slow the machine;
+            // the bound only keeps a failure from hanging.
+            var stats = try await client.stats()
+            for _ in 0..<2400 where (stats?["upstream_failures"]?.integer ?? 0) == 0 {
+                try await Task.sleep(for: .milliseconds(25))
+                stats = try await client.stats()
+            }
             #expect((stats?["upstream_failures"]?.integer ?? 0) > 0)
             #expect(stats?["delivered"]?.integer == 0)
             #expect(stats?["held"]?.integer == 1)
+            let flush = try await client.flush(timeoutMilliseconds: 100)
+            #expect(flush?["error"]?["code"]?.string == "timeout", "the call can never be delivered")
         }
         #expect(upstream.requests.isEmpty, "no request may get through an untrusted handshake")
         try await daemon.stop()
