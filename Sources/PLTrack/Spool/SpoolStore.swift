@@ -68,11 +68,6 @@ final class SpoolStore {
     /// A record's bytes besides the body, generously: header, numbers and a long request id.
     private static let recordOverhead = 256
 
-    /// Appends one accepted message, unless the spool is full; durable after the next sync.
-    func append(_ message: SpooledMessage) throws(AppendError) {
-        _ = try self.append(fitting: [message], marking: nil)
-    }
-
     /// Appends, with one write, as many of `messages` as fit under ``maximumBytes``, from the
     /// first; durable after the next sync. Returns how many, and where the record of the
     /// message at index `marked` begins, if it was written. Throws ``AppendError/full`` when
