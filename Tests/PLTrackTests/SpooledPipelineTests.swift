@@ -103,28 +103,4 @@ struct SpooledPipelineTests {
         #expect(machine.admission == .backlog(sequence: 41, starts: false))
         #expect(machine.backlogWanted == 3)
     }
-
-    @Test func groupCommitSettlesEveryWaitOneFsyncCovers() {
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        var commit = GroupCommit(durableThrough: 0)
-        commit.wrote(1)
-        commit.wrote(2)
-        let first = loop.makePromise(of: Void.self)
-        #expect(commit.wait(for: 1, first) == .startCommit)
-        commit.commitStarts()
-        commit.wrote(3)
-        let second = loop.makePromise(of: Void.self)
-        let third = loop.makePromise(of: Void.self)
-        #expect(commit.wait(for: 2, second) == .none, "a commit is running")
-        #expect(commit.wait(for: 3, third) == .none)
-        let (settled, again) = commit.commitEnded(succeeded: true)
-        #expect(settled.count == 2, "the fsync covered 1 and 2, written before it started")
-        #expect(again, "3 was written after; another round")
-        commit.commitStarts()
-        let secondRound = commit.commitEnded(succeeded: true).settled
-        #expect(secondRound.count == 1)
-        let late = loop.makePromise(of: Void.self)
-        #expect(commit.wait(for: 3, late) == .succeedNow)
-        for promise in settled + secondRound + [late] { promise.succeed() }
-    }
 }

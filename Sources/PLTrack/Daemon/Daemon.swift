@@ -204,7 +204,7 @@ public final class Daemon: Service, Sendable {
         self.pipeline.stop()
         let ledger = self.pipeline.snapshot.ledger
         if let journal = self.pipeline.journal {
-            journal.syncNow()
+            try? await journal.finish(on: self.group.next()).get()
             if ledger.held > 0 {
                 self.logger.notice(
                     "stopped with messages undelivered; they stay in the spool and are sent after the next start",

@@ -7,9 +7,10 @@ import NIOCore
 /// Ingest handlers, the worker pool and the stats reader all meet here; it is the only shared
 /// mutable state of the pipeline.
 ///
-/// With a ``SpoolJournal``, every accepted call is appended to the spool under the lock, so the
-/// spool's order is the acceptance order; outcomes are recorded there, and the backlog the
-/// memory queue has no room for is read back from it.
+/// With a ``SpoolJournal``, every accepted call is queued for the spool's writer under the
+/// lock, so the spool's order is the acceptance order; outcomes are queued the same way, and
+/// the backlog the memory queue has no room for is read back by the writer and arrives as an
+/// event. Nothing done under the lock waits for the disk.
 public final class Pipeline: Sendable {
     /// How a submitted call was received.
     public enum SubmitResult: Sendable, Equatable {
@@ -19,8 +20,6 @@ public final class Pipeline: Sendable {
         case full
         /// The spool holds `--spool-max-bytes`.
         case spoolFull
-        /// The spool could not be written; the call was not taken.
-        case spoolFailed(String)
         case shuttingDown
 
         /// The refusal for a call the state machine has no place for.
@@ -39,7 +38,7 @@ public final class Pipeline: Sendable {
             switch self {
             case .full: true
             case .spoolFull: message.replyID == nil
-            case .accepted, .spoolFailed, .shuttingDown: false
+            case .accepted, .shuttingDown: false
             }
         }
     }
@@ -94,6 +93,15 @@ public final class Pipeline: Sendable {
         )
         self.timerLoop = timerLoop
         self.journal = journal
+        journal?.connect(
+            SpoolJournal.Events(
+                backlog: { [weak self] messages, answersRead in
+                    self?.backlogArrived(messages, answersRead: answersRead)
+                },
+                roomFreed: { [weak self] in
+                    self?.spoolRoomFreed()
+                }
+            ))
     }
 
     /// Reads the first backlog, if the spool recovered one; call once workers can take it.
@@ -130,21 +138,17 @@ public final class Pipeline: Sendable {
                     continue
                 }
                 let calls = batch[next..<(next + plan.count)]
-                switch self.spool(calls, plan, acceptedAt: acceptedAt, &state) {
-                case .written(let count):
-                    for (call, admission) in zip(calls.prefix(count), plan) {
-                        // A planned place is always taken; the guard only keeps the loop finite.
-                        guard case .accepted(let accepted) = state.machine.submit(call, now: now, as: admission),
-                            let sequence = admission.sequence
-                        else {
-                            results.append(.shuttingDown)
-                            continue
-                        }
-                        effects.merge(accepted)
-                        results.append(.accepted(sequence: sequence))
+                let count = self.spool(calls, plan, acceptedAt: acceptedAt, &state)
+                for (call, admission) in zip(calls.prefix(count), plan) {
+                    // A planned place is always taken; the guard only keeps the loop finite.
+                    guard case .accepted(let accepted) = state.machine.submit(call, now: now, as: admission),
+                        let sequence = admission.sequence
+                    else {
+                        results.append(.shuttingDown)
+                        continue
                     }
-                case .failed(let reason):
-                    results += repeatElement(.spoolFailed(reason), count: plan.count)
+                    effects.merge(accepted)
+                    results.append(.accepted(sequence: sequence))
                 }
             }
             let acceptedAny = results.contains { if case .accepted = $0 { true } else { false } }
@@ -156,31 +160,26 @@ public final class Pipeline: Sendable {
         return results
     }
 
-    /// Whether an acknowledgement waits for ``whenDurable(_:on:)`` (`--fsync always`).
+    /// Whether an acknowledgement waits for ``whenDurable(from:through:on:)``: with a spool,
+    /// until the call's record is written, and with `--fsync always` flushed to disk.
     public var acknowledgementsWaitForDisk: Bool {
-        self.journal?.policy == .always
+        self.journal != nil
     }
 
-    /// Succeeds once call `sequence` is on disk as `--fsync` says; at once without a spool.
-    public func whenDurable(_ sequence: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        self.journal?.whenDurable(sequence, on: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
+    /// Succeeds once calls `from...through` are on disk as `--fsync` says; at once without a
+    /// spool. Fails when the record of one of them could not be written or flushed.
+    public func whenDurable(from: UInt64, through: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        self.journal?.whenDurable(from: from, through: through, on: eventLoop) ?? eventLoop.makeSucceededVoidFuture()
     }
 
-    /// What the spool did with calls the state machine has a place for.
-    private enum SpoolOutcome {
-        /// The first `count` are on disk (all of them without a spool); the spool is full after them.
-        case written(Int)
-        /// The write failed; none was taken.
-        case failed(String)
-    }
-
-    /// Appends the calls to the spool, if there is one, with one write.
+    /// Queues the calls for the spool's writer, if there is one, as many as fit under
+    /// `--spool-max-bytes`; returns how many (all of them without a spool).
     private func spool(
         _ calls: ArraySlice<TrackMessage>, _ plan: [PipelineStateMachine.Admission], acceptedAt: Int64,
         _ state: inout Locked
-    ) -> SpoolOutcome {
+    ) -> Int {
         guard let journal = self.journal else {
-            return .written(calls.count)
+            return calls.count
         }
         var backlogStart: Int?
         var records: [SpooledMessage] = []
@@ -194,21 +193,11 @@ public final class Pipeline: Sendable {
                     sequence: admission.sequence ?? 0, acceptedAtMilliseconds: acceptedAt, kind: call.kind,
                     requestID: call.coalescingKey.requestID, body: call.body))
         }
-        do throws(SpoolJournal.AppendError) {
-            let count = try journal.append(records, backlogStart: backlogStart)
-            if count < records.count {
-                state.machine.spoolFilled()
-            }
-            return .written(count)
-        } catch {
-            switch error {
-            case .full:
-                state.machine.spoolFilled()
-                return .written(0)
-            case .failed(let reason):
-                return .failed(reason)
-            }
+        let count = journal.append(records, backlogStart: backlogStart)
+        if count < records.count {
+            state.machine.spoolFilled()
         }
+        return count
     }
 
     /// A future that succeeds, on `eventLoop`, once the queue has room again.
@@ -322,32 +311,36 @@ public final class Pipeline: Sendable {
 
     // MARK: Performing effects
 
-    /// Records outcomes in the spool and reads the backlog while the memory queue has room,
-    /// then gathers what to do once the lock is released.
-    private func settle(_ first: PipelineEffects, _ state: inout Locked) -> Work {
-        var effects = first
+    /// Queues outcomes for the spool and asks its writer for backlog calls the memory queue has
+    /// room for, then gathers what to do once the lock is released.
+    private func settle(_ effects: PipelineEffects, _ state: inout Locked) -> Work {
         if let journal = self.journal {
-            var recorded = 0
-            while true {
-                if recorded < effects.resolved.count {
-                    let hasRoom = journal.resolve(Array(effects.resolved[recorded...]))
-                    recorded = effects.resolved.count
-                    if hasRoom && state.machine.isSpoolFull {
-                        effects.merge(state.machine.spoolFreed())
-                    }
-                }
-                let wanted = state.machine.backlogWanted
-                guard wanted > 0 else {
-                    break
-                }
-                let messages = journal.readBacklog(limit: wanted)
-                guard !messages.isEmpty else {
-                    break
-                }
-                effects.merge(state.machine.loaded(messages.map(Self.envelope), now: .now()))
+            journal.resolve(effects.resolved)
+            let wanted = state.machine.backlogWanted
+            if wanted > 0 {
+                state.machine.readingBacklog()
+                journal.readBacklog(limit: wanted)
             }
         }
         return Self.collect(effects, &state)
+    }
+
+    /// Backlog calls the spool's writer read back (`answersRead`), or whose record it could not
+    /// write, so that they are held in memory instead.
+    private func backlogArrived(_ messages: [SpooledMessage], answersRead: Bool) {
+        let work = self.locked.withLockedValue { state in
+            let effects = state.machine.loaded(messages.map(Self.envelope), now: .now(), answersRead: answersRead)
+            return self.settle(effects, &state)
+        }
+        self.perform(work)
+    }
+
+    /// The spool has room again after refusing calls.
+    private func spoolRoomFreed() {
+        let work = self.locked.withLockedValue { state in
+            self.settle(state.machine.spoolFreed(), &state)
+        }
+        self.perform(work)
     }
 
     /// A call read back from the spool, aged by how long ago it was accepted.

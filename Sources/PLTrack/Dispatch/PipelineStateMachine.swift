@@ -51,6 +51,11 @@ struct PipelineStateMachine {
     private(set) var backlog = 0
     /// Whether the driver found the spool full; calls are refused until it has room.
     private(set) var isSpoolFull = false
+    /// Whether the spool's writer is reading backlog calls for the memory queue.
+    private(set) var isReadingBacklog = false
+    /// The last read found nothing although the backlog is not empty: the next read waits for
+    /// the next call or outcome rather than spinning.
+    private var backlogReadFoundNothing = false
 
     /// - Parameters:
     ///   - spooled: whether a spool keeps every call, so that the backlog may live on disk.
@@ -128,10 +133,13 @@ struct PipelineStateMachine {
         return .backlog(sequence: sequence, starts: backlog == 0)
     }
 
-    /// How many backlog calls the driver should read from the spool now: none until a batch
-    /// fits, so the spool is read in runs rather than a call at a time.
+    /// How many backlog calls the driver should read from the spool now: none while a read is
+    /// under way, and none until a batch fits, so the spool is read in runs rather than a call
+    /// at a time.
     var backlogWanted: Int {
-        guard self.backlog > 0, case let room = self.capacity - self.inMemory, room > 0 else {
+        guard !self.isReadingBacklog, !self.backlogReadFoundNothing, self.backlog > 0,
+            case let room = self.capacity - self.inMemory, room > 0
+        else {
             return 0
         }
         let batch = min(self.backlog, max(1, min(self.capacity / 8, 512)))
@@ -182,13 +190,24 @@ struct PipelineStateMachine {
         }
         self.nextSequence += 1
         self.ledger.accepted += 1
+        self.backlogReadFoundNothing = false
         self.assignWork(&effects)
         return .accepted(effects)
     }
 
-    /// Backlog calls the driver read from the spool, oldest first.
-    mutating func loaded(_ envelopes: [Envelope], now: NIODeadline) -> PipelineEffects {
+    /// The driver asked the spool for ``backlogWanted`` calls.
+    mutating func readingBacklog() {
+        self.isReadingBacklog = true
+    }
+
+    /// Backlog calls from the spool, oldest first: the answer to ``readingBacklog()``
+    /// (`answersRead`), or calls whose record could not be written, held in memory instead.
+    mutating func loaded(_ envelopes: [Envelope], now: NIODeadline, answersRead: Bool = true) -> PipelineEffects {
         var effects = PipelineEffects()
+        if answersRead {
+            self.isReadingBacklog = false
+            self.backlogReadFoundNothing = envelopes.isEmpty
+        }
         self.backlog -= min(self.backlog, envelopes.count)
         for envelope in envelopes {
             self.take(envelope, now: now, &effects)
@@ -242,6 +261,7 @@ struct PipelineStateMachine {
     mutating func attemptFinished(_ envelope: Envelope, _ result: AttemptResult) -> PipelineEffects {
         var effects = PipelineEffects()
         self.inFlight -= 1
+        self.backlogReadFoundNothing = false
         switch result {
         case .delivered:
             self.ledger.delivered += 1

@@ -13,8 +13,9 @@ import NIOCore
 /// (backpressure reaches the client's `write`), parks the frames already read, and carries on
 /// when the pipeline has room; nothing is dropped.
 ///
-/// With `--fsync always`, the `"ok"` for a tracking call waits until its spool record is on
-/// disk; replies behind it wait too, so a connection's replies keep their order.
+/// With a spool, the `"ok"` for a tracking call waits until the spool's writer has written its
+/// record (with `--fsync always`, flushed it to disk); replies behind it wait too, so a
+/// connection's replies keep their order.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = InboundFrame
     typealias OutboundOut = ByteBuffer
@@ -253,13 +254,6 @@ final class ConnectionHandler: ChannelInboundHandler {
                     )),
                 context: context
             )
-        case .spoolFailed(let reason):
-            self.reply(
-                .error(
-                    id: track.replyID,
-                    ProtocolError(.spoolError, "the spool could not be written (\(reason)); the message was not taken")),
-                context: context
-            )
         case .shuttingDown:
             self.reply(
                 .error(
@@ -291,12 +285,13 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Waits, one wait at a time, for the spool to be durable through the last held reply.
     private func waitForDisk(context: ChannelHandlerContext) {
-        guard !self.waitsForDisk, let through = self.awaitingDisk.last?.after else {
+        guard !self.waitsForDisk, let from = self.awaitingDisk.first?.after, let through = self.awaitingDisk.last?.after
+        else {
             return
         }
         self.waitsForDisk = true
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.pipeline.whenDurable(through, on: context.eventLoop).whenComplete { result in
+        self.pipeline.whenDurable(from: from, through: through, on: context.eventLoop).whenComplete { result in
             let (handler, context) = loopBound.value
             let failure: (any Error)? =
                 switch result {
@@ -322,7 +317,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                         id: id,
                         ProtocolError(
                             .spoolError,
-                            "the spool could not be flushed to disk (\(failure)); the message is kept and will be sent, but a power failure could lose it"
+                            "the spool could not write or flush the message to disk (\(failure)); it is kept in memory and will be sent, but a crash or power failure could lose it"
                         )),
                     context: context)
             default:

@@ -1,20 +1,18 @@
-import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Synchronization
 
-/// The spool as the pipeline uses it: appends accepted messages and their outcomes, reads the
-/// backlog back, and tells acknowledgements when their record is durable.
+/// The spool as a stage of its own: one writer owns the files, and the pipeline and the
+/// connections meet it only through a queue (``SpoolInbox``) behind a short lock.
 ///
-/// Every call takes the journal's lock; the pipeline calls in while holding its own, so the
-/// spool's record order is the pipeline's acceptance order (lock order: pipeline, then
-/// journal). The `fsync` of a group commit runs on the thread pool, outside the lock, on a
-/// second descriptor of the segment, so appends go on meanwhile.
+/// The pipeline queues accepted calls and outcomes in acceptance order (under its own lock, so
+/// the spool's record order is the pipeline's). The writer, on a thread of its own, takes
+/// everything queued as one round: one `write(2)`, an `fsync` when acknowledgements wait for one
+/// (group commit), segment roll-over and deletion, and the backlog reads. It reports back as
+/// events: "written through N" and "durable through N" complete the acknowledgements waiting on
+/// them; backlog calls read back and room freed go to the pipeline. No lock is held across I/O.
 public final class SpoolJournal: Sendable {
-    /// Why a message could not be spooled.
-    typealias AppendError = SpoolStore.AppendError
-
     /// What the spool held when the daemon started.
     public struct Recovery: Sendable, Equatable {
         /// Undelivered messages found, to be dispatched again.
@@ -41,17 +39,21 @@ public final class SpoolJournal: Sendable {
         public var commits: Int
     }
 
-    private struct State {
-        var store: SpoolStore
-        var backlog: BacklogReader
-        var commit: GroupCommit
-        var commits = 0
+    /// Where the writer's reports go: the pipeline.
+    struct Events: Sendable {
+        /// Backlog calls read back from the spool (`answersRead`), or whose record could not be
+        /// written (so they are held in memory instead).
+        var backlog: @Sendable (_ messages: [SpooledMessage], _ answersRead: Bool) -> Void
+        /// Calls were refused because the spool was full, and it has room again.
+        var roomFreed: @Sendable () -> Void
     }
 
     public let directory: String
     public let policy: FsyncPolicy
     public let recovery: Recovery
-    private let state: Mutex<State>
+    private let inbox: NIOLockedValueBox<SpoolInbox>
+    private let events = NIOLockedValueBox<Events?>(nil)
+    private let writer: SpoolWriterSide
     private let inFlightSlots: InFlightSlots
     private let logger: Logger
 
@@ -65,7 +67,6 @@ public final class SpoolJournal: Sendable {
         let store = try SpoolStore(
             directory: directory,
             segmentBytes: segmentBytes ?? Self.segmentBytes(forMaximum: maximumBytes),
-            maximumBytes: maximumBytes,
             replay: replay
         )
         let slots = try InFlightSlots(directory: directory, workers: workers)
@@ -81,11 +82,14 @@ public final class SpoolJournal: Sendable {
             damage: replay.damage.map(\.description),
             bytesSkipped: replay.damage.reduce(0) { $0 + $1.bytesSkipped }
         )
-        self.state = Mutex(
-            State(
-                store: store,
-                backlog: BacklogReader(directory: directory, replay: replay),
-                commit: GroupCommit(durableThrough: replay.highestSequence)
+        let writer = SpoolWriterSide(store: store, backlog: BacklogReader(directory: directory, replay: replay))
+        self.writer = writer
+        self.inbox = NIOLockedValueBox(
+            SpoolInbox(
+                waitsForSync: policy == .always,
+                maximumBytes: maximumBytes,
+                durableThrough: replay.highestSequence,
+                figures: writer.figures()
             ))
     }
 
@@ -95,36 +99,35 @@ public final class SpoolJournal: Sendable {
         min(64 << 20, max(64 << 10, maximum / 16))
     }
 
-    // MARK: Pipeline side (called under the pipeline's lock)
-
-    /// Appends accepted messages with one write, as many as fit; returns how many. The one at
-    /// index `backlogStart`, if any, is the first of a backlog that stays on disk until the
-    /// memory queue has room, and the backlog reader starts at its record.
-    func append(_ messages: [SpooledMessage], backlogStart: Int?) throws(AppendError) -> Int {
-        try self.state.withLock { state throws(AppendError) in
-            let (count, marked) = try state.store.append(fitting: messages, marking: backlogStart)
-            if let marked {
-                state.backlog.reposition(segment: marked.segment, offset: marked.offset)
-            }
-            state.commit.wrote(messages[count - 1].sequence)
-            return count
-        }
+    /// Sends the writer's reports to `events`; call once, before anything is queued.
+    func connect(_ events: Events) {
+        self.events.withLockedValue { $0 = events }
     }
 
-    /// Records final outcomes; segments holding nothing pending any more are deleted. Returns
-    /// whether the spool has room for new messages.
-    func resolve(_ sequences: [UInt64]) -> Bool {
-        self.state.withLock { state in
-            do {
-                try state.store.resolve(sequences)
-            } catch {
-                // The messages were delivered; on replay they would be sent again, not lost.
-                self.logger.error(
-                    "could not record delivered messages in the spool; they may be sent again after a restart",
-                    metadata: ["error": "\(error)", "messages": "\(sequences.count)"])
-            }
-            return state.store.hasRoom()
+    // MARK: Pipeline side (called under the pipeline's lock; nothing here waits for the disk)
+
+    /// Queues accepted calls for the writer, as many as fit under `--spool-max-bytes` from the
+    /// first; returns how many. The one at index `backlogStart`, if any, is the first of a
+    /// backlog that stays on disk until the memory queue has room.
+    func append(_ messages: [SpooledMessage], backlogStart: Int?) -> Int {
+        let (count, wake) = self.inbox.withLockedValue { $0.accept(messages, backlogFrom: backlogStart) }
+        self.perform(wake)
+        return count
+    }
+
+    /// Queues the records of final outcomes; segments holding nothing pending any more are
+    /// deleted once they are written.
+    func resolve(_ sequences: [UInt64]) {
+        guard !sequences.isEmpty else {
+            return
         }
+        self.perform(self.inbox.withLockedValue { $0.resolve(sequences) })
+    }
+
+    /// Asks the writer for up to `limit` backlog calls, oldest first; they arrive through
+    /// ``Events/backlog``.
+    func readBacklog(limit: Int) {
+        self.perform(self.inbox.withLockedValue { $0.readBacklog(limit: limit) })
     }
 
     /// Notes that `worker` sends call `sequence` upstream now, so that a restart knows which
@@ -134,87 +137,76 @@ public final class SpoolJournal: Sendable {
         self.inFlightSlots.set(worker, to: sequence ?? 0)
     }
 
-    /// Whether the spool has room for new messages.
-    var hasRoom: Bool {
-        self.state.withLock { $0.store.hasRoom() }
-    }
-
-    /// Up to `limit` messages of the backlog, oldest first.
-    func readBacklog(limit: Int) -> [SpooledMessage] {
-        self.state.withLock { state in
-            state.backlog.read(limit: limit, writerSegment: state.store.position.segment)
-        }
-    }
-
     // MARK: Durability
 
-    /// Succeeds on `eventLoop` once the record of `sequence` is durable as `--fsync` says: at
-    /// once for `interval` and `never` (the record is written already), after the group commit
-    /// covering it for `always`; fails when that `fsync` fails.
-    func whenDurable(_ sequence: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        guard self.policy == .always else {
-            return eventLoop.makeSucceededVoidFuture()
-        }
+    /// Succeeds on `eventLoop` once the records of calls `from...through` are written, and with
+    /// `--fsync always` flushed to disk; fails when one of them could not be.
+    func whenDurable(from: UInt64, through: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
-        let action = self.state.withLock { $0.commit.wait(for: sequence, promise) }
+        let action = self.inbox.withLockedValue { $0.wait(from: from, through: through, promise) }
         switch action {
         case .succeedNow: promise.succeed()
-        case .startCommit: self.startCommits()
-        case .none: break
+        case .failNow(let reason): promise.fail(SpoolWriter.WriteError(description: reason))
+        case .wait(let wake): self.perform(wake)
         }
         return promise.futureResult
     }
 
-    /// Starts a commit unless one is running or nothing is new (for `--fsync interval`).
+    /// For `--fsync interval`: an `fsync` soon, unless everything written is flushed already.
     public func commitIfNeeded() {
-        if self.state.withLock({ $0.commit.startCommitIfIdle() }) {
-            self.startCommits()
-        }
+        self.perform(self.inbox.withLockedValue { $0.requestCommit() })
     }
 
-    /// Flushes everything to disk now, on this thread (at stop).
-    public func syncNow() {
-        self.state.withLock { state in
-            do {
-                try state.store.sync()
-            } catch {
-                self.logger.error("could not flush the spool to disk", metadata: ["error": "\(error)"])
-            }
-        }
+    /// At stop: completes once everything queued so far is written and flushed to disk.
+    public func finish(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        self.perform(self.inbox.withLockedValue { $0.finish(promise) })
+        return promise.futureResult
     }
 
-    private func startCommits() {
+    // MARK: The writer
+
+    private func perform(_ wake: SpoolInbox.Wake) {
+        guard case .startWriter = wake else {
+            return
+        }
         NIOThreadPool.singleton.submit { _ in
-            self.runCommits()
+            self.runRounds()
         }
     }
 
-    /// One `fsync` per round, covering everything written before it; rounds go on while
-    /// acknowledgements wait for records written after the last one started.
-    private func runCommits() {
-        var again = true
-        while again {
-            let descriptor = self.state.withLock { state in
-                state.commit.commitStarts()
-                state.commits += 1
-                return state.store.duplicateDescriptor()
+    /// Performs rounds until nothing is queued. The inbox lets one run go at a time, so the
+    /// writer side is only ever touched by one thread, and the lock orders one run after another.
+    private func runRounds() {
+        while let round = self.inbox.withLockedValue({ $0.nextRound() }) {
+            let result = self.writer.perform(round)
+            if let failure = result.writeFailure {
+                self.logger.error(
+                    "could not write to the spool; the calls are held in memory only",
+                    metadata: ["error": "\(failure)", "records": "\(round.entries.count)"])
             }
-            let succeeded = descriptor >= 0 && fsync(descriptor) == 0
-            let failure = succeeded ? "" : String(cString: strerror(errno))
-            if descriptor >= 0 {
-                close(descriptor)
-            }
-            let settled: [EventLoopPromise<Void>]
-            (settled, again) = self.state.withLock { $0.commit.commitEnded(succeeded: succeeded) }
-            for promise in settled {
-                if succeeded {
-                    promise.succeed()
-                } else {
-                    promise.fail(SpoolWriter.WriteError(description: "cannot fsync the spool: \(failure)"))
-                }
-            }
-            if !succeeded {
+            if let failure = result.syncFailure {
                 self.logger.error("could not flush the spool to disk", metadata: ["error": "\(failure)"])
+            }
+            let settled = self.inbox.withLockedValue { $0.roundEnded(round, result) }
+            for promise in settled.succeeded {
+                promise.succeed()
+            }
+            for (promise, reason) in settled.failed {
+                promise.fail(SpoolWriter.WriteError(description: reason))
+            }
+            let events = self.events.withLockedValue { $0 }
+            if !result.unwrittenBacklog.isEmpty {
+                events?.backlog(result.unwrittenBacklog, false)
+            }
+            if round.backlogLimit > 0 {
+                events?.backlog(result.backlog, true)
+            }
+            if settled.roomFreed {
+                events?.roomFreed()
+            }
+            for promise in settled.finished {
+                promise.succeed()
             }
         }
     }
@@ -222,13 +214,6 @@ public final class SpoolJournal: Sendable {
     // MARK: Reading
 
     public var figures: Figures {
-        self.state.withLock { state in
-            Figures(
-                bytes: state.store.bytes,
-                records: state.store.pendingMessages,
-                oldestAcceptedAtMilliseconds: state.store.oldestPendingAcceptedAt(),
-                commits: state.commits
-            )
-        }
+        self.inbox.withLockedValue { $0.figures }
     }
 }

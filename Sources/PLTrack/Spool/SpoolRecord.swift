@@ -96,6 +96,17 @@ struct SpooledMessage: Equatable {
     var requestID: RequestID
     var body: ByteBuffer
 
+    /// The bytes its `accepted` record takes in a segment, header included.
+    var recordLength: Int {
+        let requestID =
+            switch self.requestID {
+            case .integer: 8
+            case .string(let value): 4 + value.utf8.count
+            }
+        return SpoolRecord.headerLength + 8 + 8 + 4 + self.kind.rawValue.utf8.count + 1 + requestID + 4
+            + self.body.readableBytes
+    }
+
     func write(to buffer: inout ByteBuffer) {
         buffer.writeInteger(self.sequence)
         buffer.writeInteger(self.acceptedAtMilliseconds)

@@ -40,12 +40,6 @@ final class SpoolWriter {
     /// Bytes in the segment being written: where the next record goes.
     var currentSegmentSize: Int { self.segmentSize }
 
-    /// A second descriptor of the segment being written, so that an `fsync` can run on another
-    /// thread while appends go on; the caller closes it. Returns -1 when `dup` fails.
-    func duplicateDescriptor() -> Int32 {
-        dup(self.descriptor)
-    }
-
     /// The path of the segment being written.
     var currentSegmentPath: String { SpoolDirectory.path(ofSegment: self.segmentIndex, in: self.directory) }
 

@@ -1,0 +1,235 @@
+import NIOCore
+
+/// The spool stage as a state machine: what the pipeline hands the spool's writer, what the
+/// writer does with it in rounds, and the acknowledgements that wait for "written through N"
+/// or, with `--fsync always`, "durable through N".
+///
+/// The pipeline and the connections call in under the driver's lock (``SpoolJournal``); the
+/// writer takes everything queued as one ``SpoolRound``, performs it without the lock, and
+/// reports the ``SpoolRound/Result``. Nothing here touches a file, so tests drive it directly.
+struct SpoolInbox {
+    /// What the driver does after an event that may give the writer work.
+    enum Wake: Equatable {
+        /// The writer is idle: start a run of rounds.
+        case startWriter
+        /// The writer is running, or there is nothing to do.
+        case none
+    }
+
+    /// What a connection's wait gets at once.
+    enum WaitAction: Equatable {
+        case succeedNow
+        case failNow(String)
+        /// The promise is kept and completed when a round covers it.
+        case wait(Wake)
+    }
+
+    /// Waits that a round ended, to complete outside the lock.
+    struct Settled {
+        var succeeded: [EventLoopPromise<Void>] = []
+        var failed: [(EventLoopPromise<Void>, String)] = []
+        var finished: [EventLoopPromise<Void>] = []
+        /// Calls were refused for want of room and there is room again.
+        var roomFreed = false
+    }
+
+    private struct Waiter {
+        var from: UInt64
+        var through: UInt64
+        var promise: EventLoopPromise<Void>
+    }
+
+    /// Whether acknowledgements wait for an `fsync` (`always`) or only for the write.
+    let waitsForSync: Bool
+    let maximumBytes: Int
+    /// The highest call number written; acknowledgements wait for this without `always`.
+    private(set) var written: UInt64
+    /// The highest call number an `fsync` covers.
+    private(set) var durable: UInt64
+    /// Bytes in the spool's segments, as of the last round.
+    private(set) var diskBytes: Int
+    /// Bytes promised to calls queued and not yet written.
+    private(set) var reservedBytes = 0
+    private(set) var figures: SpoolJournal.Figures
+    private var queued = SpoolRound()
+    private var writerRunning = false
+    private var commitRequested = false
+    /// The record that did not fit, when calls were refused for want of room.
+    private var refusedBytes: Int?
+    private var waiters: [Waiter] = []
+    private var finishers: [EventLoopPromise<Void>] = []
+    /// Call numbers whose records could not be written or flushed, newest last.
+    private var failures: [(range: ClosedRange<UInt64>, reason: String)] = []
+    private static let failuresKept = 256
+
+    /// Room kept free besides the records: a new segment's header and a few outcome records,
+    /// which are written without a reservation.
+    static let slackBytes = SegmentReplay.headerLength + 64
+
+    /// Starts after a replay: what it read through `sequence` is on disk already.
+    init(waitsForSync: Bool, maximumBytes: Int, durableThrough sequence: UInt64, figures: SpoolJournal.Figures) {
+        self.waitsForSync = waitsForSync
+        self.maximumBytes = maximumBytes
+        self.written = sequence
+        self.durable = sequence
+        self.diskBytes = figures.bytes
+        self.figures = figures
+    }
+
+    /// Whether a record of `recordBytes` would still fit.
+    func hasRoom(forRecord recordBytes: Int = 0) -> Bool {
+        self.diskBytes + self.reservedBytes + recordBytes + Self.slackBytes <= self.maximumBytes
+    }
+
+    // MARK: Pipeline side
+
+    /// Queues accepted calls, as many as fit from the first, and returns how many. The one at
+    /// index `backlogStart`, if any, begins a backlog and every one from it on stays on disk
+    /// until read back; the calls before it are held in memory too.
+    mutating func accept(_ messages: [SpooledMessage], backlogFrom backlogStart: Int?) -> (count: Int, wake: Wake) {
+        var count = 0
+        for message in messages {
+            let bytes = message.recordLength
+            guard self.hasRoom(forRecord: bytes) else {
+                self.refusedBytes = bytes
+                break
+            }
+            self.reservedBytes += bytes
+            self.queued.reservedBytes += bytes
+            self.queued.entries.append(
+                .accepted(
+                    message, backlog: backlogStart.map { count >= $0 } ?? false, startsBacklog: count == backlogStart))
+            count += 1
+        }
+        return (count, count > 0 ? self.wakeWriter() : .none)
+    }
+
+    /// Queues the records of final outcomes.
+    mutating func resolve(_ sequences: [UInt64]) -> Wake {
+        guard !sequences.isEmpty else {
+            return .none
+        }
+        self.queued.entries.append(contentsOf: sequences.map { .resolved($0) })
+        return self.wakeWriter()
+    }
+
+    /// Asks for up to `limit` backlog calls, read after everything queued is written.
+    mutating func readBacklog(limit: Int) -> Wake {
+        self.queued.backlogLimit += limit
+        return self.wakeWriter()
+    }
+
+    /// For `--fsync interval`: an `fsync` after the next write, if anything is unsynced.
+    mutating func requestCommit() -> Wake {
+        guard self.written > self.durable || !self.queued.entries.isEmpty else {
+            return .none
+        }
+        self.commitRequested = true
+        return self.wakeWriter()
+    }
+
+    /// At stop: `promise` succeeds once everything queued before now is written and synced.
+    mutating func finish(_ promise: EventLoopPromise<Void>) -> Wake {
+        self.finishers.append(promise)
+        self.commitRequested = true
+        return self.wakeWriter()
+    }
+
+    // MARK: Connection side
+
+    /// `promise` is to succeed once calls `from...through` are written (or, with `always`,
+    /// durable), and to fail if the record of any of them could not be.
+    mutating func wait(from: UInt64, through: UInt64, _ promise: EventLoopPromise<Void>) -> WaitAction {
+        if let failure = self.failure(from: from, through: through) {
+            return .failNow(failure)
+        }
+        if through <= self.threshold {
+            return .succeedNow
+        }
+        self.waiters.append(Waiter(from: from, through: through, promise: promise))
+        // Written already, not yet synced: only a commit covers it.
+        return .wait(through <= self.written ? self.wakeWriter() : .none)
+    }
+
+    // MARK: Writer side
+
+    /// Takes everything queued as one round; `nil` (and the writer stops) when there is nothing
+    /// to do.
+    mutating func nextRound() -> SpoolRound? {
+        var round = self.queued
+        self.queued = SpoolRound()
+        round.sync =
+            self.commitRequested || !self.finishers.isEmpty
+            || (self.waitsForSync && self.waiters.contains { $0.through > self.durable })
+        round.finishers = self.finishers
+        self.finishers = []
+        self.commitRequested = false
+        guard !round.isEmpty else {
+            self.writerRunning = false
+            return nil
+        }
+        return round
+    }
+
+    /// The writer performed `round`; returns the waits it settles.
+    mutating func roundEnded(_ round: SpoolRound, _ result: SpoolRound.Result) -> Settled {
+        var settled = Settled()
+        self.reservedBytes -= round.reservedBytes
+        self.diskBytes = result.figures.bytes
+        self.figures = result.figures
+        if let failure = result.writeFailure, let range = round.acceptedRange {
+            self.recordFailure(range, failure)
+        } else if let highest = round.acceptedRange?.upperBound {
+            self.written = max(self.written, highest)
+        }
+        if round.sync {
+            if let failure = result.syncFailure {
+                if self.written > self.durable {
+                    self.recordFailure((self.durable + 1)...self.written, failure)
+                }
+            } else {
+                self.durable = self.written
+            }
+        }
+        var waiting: [Waiter] = []
+        for waiter in self.waiters {
+            if let failure = self.failure(from: waiter.from, through: waiter.through) {
+                settled.failed.append((waiter.promise, failure))
+            } else if waiter.through <= self.threshold {
+                settled.succeeded.append(waiter.promise)
+            } else {
+                waiting.append(waiter)
+            }
+        }
+        self.waiters = waiting
+        settled.finished = round.finishers
+        if let refused = self.refusedBytes, self.hasRoom(forRecord: refused) {
+            self.refusedBytes = nil
+            settled.roomFreed = true
+        }
+        return settled
+    }
+
+    // MARK: Internals
+
+    private var threshold: UInt64 { self.waitsForSync ? self.durable : self.written }
+
+    private mutating func wakeWriter() -> Wake {
+        guard !self.writerRunning else {
+            return .none
+        }
+        self.writerRunning = true
+        return .startWriter
+    }
+
+    private mutating func recordFailure(_ range: ClosedRange<UInt64>, _ reason: String) {
+        self.failures.append((range, reason))
+        if self.failures.count > Self.failuresKept {
+            self.failures.removeFirst(self.failures.count - Self.failuresKept)
+        }
+    }
+
+    private func failure(from: UInt64, through: UInt64) -> String? {
+        self.failures.last { $0.range.overlaps(from...through) }?.reason
+    }
+}

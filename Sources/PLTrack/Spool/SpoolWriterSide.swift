@@ -1,0 +1,89 @@
+/// What only the spool's writer touches: the segment files, through ``SpoolStore`` and
+/// ``BacklogReader``, and where the backlog starts.
+///
+/// ``SpoolInbox`` starts one run of rounds at a time and its lock orders one run after the
+/// next, so a single thread at a time performs rounds here; that confinement is why it is
+/// `@unchecked Sendable` without a lock of its own.
+final class SpoolWriterSide: @unchecked Sendable {
+    private let store: SpoolStore
+    private let backlog: BacklogReader
+    /// A backlog start whose record could not be written: the next backlog record written is
+    /// where the reader starts instead.
+    private var backlogStartPending = false
+    private var commits = 0
+
+    init(store: SpoolStore, backlog: BacklogReader) {
+        self.store = store
+        self.backlog = backlog
+    }
+
+    /// Writes the round's records with one write, flushes them when asked, then reads the
+    /// backlog back.
+    func perform(_ round: SpoolRound) -> SpoolRound.Result {
+        let unwritten = round.entries.isEmpty ? nil : self.write(round.entries)
+        var syncFailure: String?
+        if round.sync {
+            self.commits += 1
+            do {
+                try self.store.sync()
+            } catch {
+                syncFailure = "\(error)"
+            }
+        }
+        let backlog =
+            round.backlogLimit > 0
+            ? self.backlog.read(limit: round.backlogLimit, writerSegment: self.store.position.segment) : []
+        return SpoolRound.Result(
+            writeFailure: unwritten?.failure,
+            syncFailure: syncFailure,
+            figures: self.figures(),
+            backlog: backlog,
+            unwrittenBacklog: unwritten?.backlog ?? []
+        )
+    }
+
+    /// Writes the entries' records with one write; on failure returns why, and the backlog calls
+    /// among them, which are then held in memory only.
+    private func write(_ entries: [SpoolRound.Entry]) -> (failure: String, backlog: [SpooledMessage])? {
+        var records: [SpoolRecord] = []
+        records.reserveCapacity(entries.count)
+        var marked: Int?
+        var startsBacklog = self.backlogStartPending
+        for entry in entries {
+            switch entry {
+            case .accepted(let message, let backlog, let starts):
+                if backlog && (starts || startsBacklog) {
+                    marked = records.count
+                    startsBacklog = false
+                }
+                records.append(.accepted(message))
+            case .resolved(let sequence):
+                records.append(.resolved(sequence: sequence))
+            }
+        }
+        do {
+            if let start = try self.store.append(records: records, marking: marked) {
+                self.backlog.reposition(segment: start.segment, offset: start.offset)
+            }
+            self.backlogStartPending = startsBacklog
+            return nil
+        } catch {
+            self.backlogStartPending = self.backlogStartPending || marked != nil
+            var unwritten: [SpooledMessage] = []
+            for case .accepted(let message, true, _) in entries {
+                unwritten.append(message)
+            }
+            return ("\(error)", unwritten)
+        }
+    }
+
+    /// The spool's figures now.
+    func figures() -> SpoolJournal.Figures {
+        SpoolJournal.Figures(
+            bytes: self.store.bytes,
+            records: self.store.pendingMessages,
+            oldestAcceptedAtMilliseconds: self.store.oldestPendingAcceptedAt(),
+            commits: self.commits
+        )
+    }
+}
