@@ -193,7 +193,8 @@ struct JSONScanner {
         return self.index - start
     }
 
-    /// Scans a string and returns it decoded: escapes resolved, UTF-8 checked.
+    /// Scans a string, checking its escapes and UTF-8, and returns where it lies; it is decoded
+    /// only if a rule asks for its text (``JSONStringValue/text(in:)``).
     private mutating func scanString() throws(JSONSyntaxError) -> JSONStringValue {
         self.index += 1
         let start = self.index
@@ -207,10 +208,7 @@ struct JSONScanner {
             case UInt8(ascii: "\""):
                 let range = start..<self.index
                 self.index += 1
-                return JSONStringValue(
-                    text: hasEscapes ? try self.unescape(range) : String(decoding: self.bytes[range], as: UTF8.self),
-                    scalarCount: scalarCount
-                )
+                return JSONStringValue(range: range, hasEscapes: hasEscapes, scalarCount: scalarCount)
             case UInt8(ascii: "\\"):
                 hasEscapes = true
                 scalarCount += 1
@@ -271,7 +269,7 @@ struct JSONScanner {
         return value
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
@@ -304,57 +302,6 @@ struct JSONScanner {
             }
         }
         self.index += length
-    }
-
-    /// Decodes a string body already known to be valid.
-    private func unescape(_ range: Range<Int>) throws(JSONSyntaxError) -> String {
-        var scalars = String.UnicodeScalarView()
-        var utf8: [UInt8] = []
-        var position = range.lowerBound
-        func hex4(at offset: Int) -> UInt32 {
-            var value: UInt32 = 0
-            for index in offset..<offset + 4 {
-                value = value << 4 | UInt32(Self.hexValue(self.bytes[index]) ?? 0)
-            }
-            return value
-        }
-        while position < range.upperBound {
-            let byte = self.bytes[position]
-            guard byte == UInt8(ascii: "\\") else {
-                utf8.append(byte)
-                position += 1
-                continue
-            }
-            scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
-            utf8.removeAll(keepingCapacity: true)
-            let escaped = self.bytes[position + 1]
-            position += 2
-            let scalar: UInt32
-            switch escaped {
-            case UInt8(ascii: "b"): scalar = 0x08
-            case UInt8(ascii: "f"): scalar = 0x0C
-            case UInt8(ascii: "n"): scalar = 0x0A
-            case UInt8(ascii: "r"): scalar = 0x0D
-            case UInt8(ascii: "t"): scalar = 0x09
-            case UInt8(ascii: "u"):
-                let unit = hex4(at: position)
-                position += 4
-                if (0xD800...0xDBFF).contains(unit) {
-                    let low = hex4(at: position + 2)
-                    position += 6
-                    scalar = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                } else {
-                    scalar = unit
-                }
-            default: scalar = UInt32(escaped)
-            }
-            guard let value = Unicode.Scalar(scalar) else {
-                throw JSONSyntaxError(offset: position, reason: "escape is not a Unicode scalar")
-            }
-            scalars.append(value)
-        }
-        scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
-        return String(scalars)
     }
 
     // MARK: Bytes

@@ -8,18 +8,36 @@ struct MessageFields {
     let bytes: UnsafeRawBufferPointer
     let members: [JSONMember]
 
-    /// The member called `name`, if present.
+    /// The member called `name`, if present, found by comparing bytes.
     func member(_ name: String) -> JSONMember? {
-        self.members.first { $0.key.text == name }
+        self.members.first { $0.key.equals(name, in: self.bytes) }
+    }
+
+    /// The decoded text of a scanned string.
+    func text(_ value: JSONStringValue) -> String {
+        value.text(in: self.bytes)
     }
 
     /// Rejects an object that names a top-level member twice: which value wins is undefined.
+    ///
+    /// A message has a handful of members, compared pairwise as bytes; only an object with
+    /// many members pays for a set of decoded names, so a hostile one is not quadratic.
     func rejectRepeatedKeys() throws(ProtocolError) {
+        if self.members.count <= Self.pairwiseLimit {
+            for (index, member) in self.members.enumerated().dropFirst()
+            where self.members[..<index].contains(where: { $0.key.equals(member.key, in: self.bytes) }) {
+                throw .invalidMessage("field \"\(self.text(member.key))\" appears more than once")
+            }
+            return
+        }
         var seen = Set<String>()
-        for member in self.members where !seen.insert(member.key.text).inserted {
-            throw .invalidMessage("field \"\(member.key.text)\" appears more than once")
+        for member in self.members where !seen.insert(self.text(member.key)).inserted {
+            throw .invalidMessage("field \"\(self.text(member.key))\" appears more than once")
         }
     }
+
+    /// Up to this many members, repeated names are found by comparing every pair.
+    private static let pairwiseLimit = 16
 
     /// The optional `id`: a string of at most 128 characters or a 64-bit integer.
     func replyID() throws(ProtocolError) -> ReplyID? {
@@ -66,7 +84,7 @@ struct MessageFields {
         guard let member = self.member("format"), member.kind != .null else {
             return .json
         }
-        guard case .string(let value) = member.kind, let format = StatsFormat(rawValue: value.text) else {
+        guard case .string(let value) = member.kind, let format = StatsFormat(rawValue: self.text(value)) else {
             throw .invalidMessage("field \"format\" must be \"json\" or \"prometheus\"")
         }
         return format
@@ -83,7 +101,8 @@ struct MessageFields {
         body.reserveCapacity(payload.readableBytes)
         body.writeStaticString("{")
         var first = true
-        for member in self.members where member.key.text != "type" && member.key.text != "id" {
+        for member in self.members
+        where !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes) {
             if !first {
                 body.writeStaticString(",")
             }

@@ -55,8 +55,8 @@ public struct MessageValidator: Sendable {
         replyID: ReplyID?,
         payload: ByteBuffer
     ) throws(ProtocolError) -> InboundMessage {
-        let type = try fields.requiredString("type")
-        switch type.text {
+        let type = fields.text(try fields.requiredString("type"))
+        switch type {
         case TrackKind.prompt.rawValue:
             return .track(try TrackPromptRules.validate(fields, replyID: replyID, payload: payload))
         case "stats":
@@ -70,7 +70,7 @@ public struct MessageValidator: Sendable {
             let known = TrackKind.allCases.map(\.rawValue) + ["stats", "ping", "flush"]
             throw ProtocolError(
                 .unknownType,
-                "unknown type \"\(type.text)\"; expected one of \(known.joined(separator: ", "))"
+                "unknown type \"\(type)\"; expected one of \(known.joined(separator: ", "))"
             )
         }
     }

@@ -8,7 +8,7 @@ enum ScannedDocument: Equatable {
 
 /// One member of the top-level object.
 struct JSONMember: Equatable {
-    /// The member name, unescaped.
+    /// The member name.
     var key: JSONStringValue
     /// The shape of the value.
     var kind: JSONValueKind
@@ -42,9 +42,12 @@ enum JSONValueKind: Equatable {
     }
 }
 
-/// A decoded JSON string with its length in Unicode scalars (what the protocol calls characters).
+/// A JSON string as it lies in the input, already checked: where its content is (between the
+/// quotes), whether it holds escapes, and its length in Unicode scalars (what the protocol
+/// calls characters). Its text is built only where a rule needs it.
 struct JSONStringValue: Equatable {
-    var text: String
+    var range: Range<Int>
+    var hasEscapes: Bool
     var scalarCount: Int
 }
 

@@ -41,14 +41,14 @@ enum TrackPromptRules {
             }
             return .integer(value)
         case .string(let value) where value.scalarCount > 0:
-            return .string(value.text)
+            return .string(fields.text(value))
         default:
             throw .invalidMessage(rule)
         }
     }
 
     /// `label`: a string of 1 to 512 characters.
-    private static func label(_ fields: MessageFields) throws(ProtocolError) -> String? {
+    private static func label(_ fields: MessageFields) throws(ProtocolError) -> JSONStringValue? {
         guard let member = fields.member("label"), member.kind != .null else {
             return nil
         }
@@ -59,6 +59,6 @@ enum TrackPromptRules {
                 "field \"label\" must be a string of 1 to \(MessageValidator.maximumLabelLength) characters"
             )
         }
-        return value.text
+        return value
     }
 }
