@@ -50,8 +50,8 @@ struct SpoolInboxTests {
 
     @Test func anAcknowledgementWaitsForTheRoundThatWritesItsRecord() throws {
         var inbox = self.inbox(waitsForSync: false)
-        let (count, wake) = inbox.accept(self.messages(1...3), backlogFrom: nil)
-        #expect(count == 3 && wake == .startWriter)
+        let (count, refusal, wake) = inbox.accept(self.messages(1...3), backlogFrom: nil)
+        #expect(count == 3 && refusal == nil && wake == .startWriter)
         #expect(inbox.accept(self.messages(4...4), backlogFrom: nil).wake == .none, "the writer is running")
         let promise = self.loop.makePromise(of: Void.self)
         #expect(inbox.wait(from: 1, through: 3, promise) == .wait(.none))
@@ -141,7 +141,8 @@ struct SpoolInboxTests {
         let reserve = SpoolFormatTests.message(1).recordLength
         var inbox = self.inbox(
             waitsForSync: false, maximumBytes: 1000 + 2 * reserve + SpoolInbox.slackBytes, diskBytes: 1000)
-        #expect(inbox.accept(self.messages(1...3), backlogFrom: nil).count == 2, "two fit, counting the queued one")
+        let accepted = inbox.accept(self.messages(1...3), backlogFrom: nil)
+        #expect(accepted.count == 2 && accepted.refusal == .full, "two fit, counting the queued one")
         #expect(!inbox.hasRoom(forRecord: reserve))
         let roundTaken = inbox.nextRound()
         let round = try #require(roundTaken)
@@ -153,6 +154,24 @@ struct SpoolInboxTests {
         let settled = inbox.roundEnded(resolved, self.written(bytes: 900))
         #expect(settled.roomFreed, "the round deleted a segment: the refused call may come")
         #expect(inbox.hasRoom(forRecord: reserve))
+    }
+
+    @Test func aWriterBehindByTheQueueLimitMakesCallsWaitUntilItCatchesUp() throws {
+        var inbox = self.inbox(waitsForSync: false, maximumBytes: 1 << 40)
+        let calls = self.messages(1...200_000)
+        // Calls are taken while less than the limit is queued.
+        var (fitting, queued) = (0, 0)
+        while queued < SpoolInbox.queueLimitBytes {
+            queued += calls[fitting].recordLength
+            fitting += 1
+        }
+        let accepted = inbox.accept(calls, backlogFrom: nil)
+        #expect(accepted.count == fitting && accepted.refusal == .busy)
+        let taken = inbox.nextRound()
+        let round = try #require(taken)
+        #expect(round.entries.count == fitting)
+        #expect(inbox.roundEnded(round, self.written(bytes: queued)).roomFreed, "the queue is empty again")
+        #expect(inbox.accept(self.messages(UInt64(fitting + 1)...UInt64(fitting + 1)), backlogFrom: nil).count == 1)
     }
 
     @Test func theBacklogIsMarkedAtItsFirstCallAndReadAfterTheWrite() throws {

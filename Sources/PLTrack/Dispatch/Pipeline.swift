@@ -173,7 +173,8 @@ public final class Pipeline: Sendable {
     }
 
     /// Queues the calls for the spool's writer, if there is one, as many as fit under
-    /// `--spool-max-bytes`; returns how many (all of them without a spool).
+    /// `--spool-max-bytes` and the writer's queue limit; returns how many (all of them without
+    /// a spool).
     private func spool(
         _ calls: ArraySlice<TrackMessage>, _ plan: [PipelineStateMachine.Admission], acceptedAt: Int64,
         _ state: inout Locked
@@ -193,9 +194,11 @@ public final class Pipeline: Sendable {
                     sequence: admission.sequence ?? 0, acceptedAtMilliseconds: acceptedAt, kind: call.kind,
                     requestID: call.coalescingKey.requestID, body: call.body))
         }
-        let count = journal.append(records, backlogStart: backlogStart)
-        if count < records.count {
-            state.machine.spoolFilled()
+        let (count, refusal) = journal.append(records, backlogStart: backlogStart)
+        switch refusal {
+        case .full: state.machine.spoolFilled()
+        case .busy: state.machine.spoolBusy()
+        case nil: break
         }
         return count
     }

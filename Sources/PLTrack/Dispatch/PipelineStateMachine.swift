@@ -51,6 +51,8 @@ struct PipelineStateMachine {
     private(set) var backlog = 0
     /// Whether the driver found the spool full; calls are refused until it has room.
     private(set) var isSpoolFull = false
+    /// Whether the spool's writer has as much queued as it may; calls wait until it catches up.
+    private(set) var isSpoolBusy = false
     /// Whether the spool's writer is reading backlog calls for the memory queue.
     private(set) var isReadingBacklog = false
     /// The last read found nothing although the backlog is not empty: the next read waits for
@@ -126,6 +128,9 @@ struct PipelineStateMachine {
         }
         if self.isSpoolFull {
             return .spoolFull
+        }
+        if self.isSpoolBusy {
+            return .full
         }
         if backlog == 0 && inMemory < self.capacity {
             return .memory(sequence: sequence)
@@ -221,10 +226,16 @@ struct PipelineStateMachine {
         self.isSpoolFull = true
     }
 
+    /// The spool's writer has as much queued as it may: calls wait, as for a full queue.
+    mutating func spoolBusy() {
+        self.isSpoolBusy = true
+    }
+
     /// The spool has room again: paused connections may read.
     mutating func spoolFreed() -> PipelineEffects {
         var effects = PipelineEffects()
         self.isSpoolFull = false
+        self.isSpoolBusy = false
         self.releaseIngest(&effects)
         return effects
     }
@@ -357,7 +368,7 @@ struct PipelineStateMachine {
 
     /// Whether a paused connection may read again.
     private var hasRoom: Bool {
-        self.isSpooled ? !self.isSpoolFull : self.inMemory < self.capacity
+        self.isSpooled ? !self.isSpoolFull && !self.isSpoolBusy : self.inMemory < self.capacity
     }
 
     /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.

@@ -29,7 +29,8 @@ struct SpoolInbox {
         var succeeded: [EventLoopPromise<Void>] = []
         var failed: [(EventLoopPromise<Void>, String)] = []
         var finished: [EventLoopPromise<Void>] = []
-        /// Calls were refused for want of room and there is room again.
+        /// Calls were refused for want of room, or told to wait for the writer, and there is
+        /// room again.
         var roomFreed = false
     }
 
@@ -38,6 +39,18 @@ struct SpoolInbox {
         var through: UInt64
         var promise: EventLoopPromise<Void>
     }
+
+    /// Why ``accept(_:backlogFrom:)`` took fewer calls than it was given.
+    enum Refusal: Equatable {
+        /// `--spool-max-bytes` would be exceeded: refuse calls until a round frees room.
+        case full
+        /// The writer has ``queueLimitBytes`` queued: calls wait until it catches up.
+        case busy
+    }
+
+    /// The most bytes of records queued for the writer; beyond it ingest waits, so a writer
+    /// slower than ingest costs memory only up to here.
+    static let queueLimitBytes = 8 << 20
 
     /// Whether acknowledgements wait for an `fsync` (`always`) or only for the write.
     let waitsForSync: Bool
@@ -56,6 +69,8 @@ struct SpoolInbox {
     private var commitRequested = false
     /// The record that did not fit, when calls were refused for want of room.
     private var refusedBytes: Int?
+    /// Calls were told to wait because the queue was at its limit.
+    private var refusedBusy = false
     private var waiters: [Waiter] = []
     private var finishers: [EventLoopPromise<Void>] = []
     /// Call numbers whose records could not be written or flushed, newest last.
@@ -86,12 +101,21 @@ struct SpoolInbox {
     /// Queues accepted calls, as many as fit from the first, and returns how many. The one at
     /// index `backlogStart`, if any, begins a backlog and every one from it on stays on disk
     /// until read back; the calls before it are held in memory too.
-    mutating func accept(_ messages: [SpooledMessage], backlogFrom backlogStart: Int?) -> (count: Int, wake: Wake) {
+    mutating func accept(_ messages: [SpooledMessage], backlogFrom backlogStart: Int?) -> (
+        count: Int, refusal: Refusal?, wake: Wake
+    ) {
         var count = 0
+        var refusal: Refusal?
         for message in messages {
             let bytes = message.recordLength
             guard self.hasRoom(forRecord: bytes) else {
                 self.refusedBytes = bytes
+                refusal = .full
+                break
+            }
+            guard self.reservedBytes < Self.queueLimitBytes else {
+                self.refusedBusy = true
+                refusal = .busy
                 break
             }
             self.reservedBytes += bytes
@@ -101,7 +125,7 @@ struct SpoolInbox {
                     message, backlog: backlogStart.map { count >= $0 } ?? false, startsBacklog: count == backlogStart))
             count += 1
         }
-        return (count, count > 0 ? self.wakeWriter() : .none)
+        return (count, refusal, count > 0 ? self.wakeWriter() : .none)
     }
 
     /// Queues the records of final outcomes.
@@ -205,6 +229,10 @@ struct SpoolInbox {
         settled.finished = round.finishers
         if let refused = self.refusedBytes, self.hasRoom(forRecord: refused) {
             self.refusedBytes = nil
+            settled.roomFreed = true
+        }
+        if self.refusedBusy && self.reservedBytes < Self.queueLimitBytes / 2 {
+            self.refusedBusy = false
             settled.roomFreed = true
         }
         return settled

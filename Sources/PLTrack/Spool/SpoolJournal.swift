@@ -44,7 +44,8 @@ public final class SpoolJournal: Sendable {
         /// Backlog calls read back from the spool (`answersRead`), or whose record could not be
         /// written (so they are held in memory instead).
         var backlog: @Sendable (_ messages: [SpooledMessage], _ answersRead: Bool) -> Void
-        /// Calls were refused because the spool was full, and it has room again.
+        /// Calls were refused because the spool was full, or waited for the writer, and there
+        /// is room again.
         var roomFreed: @Sendable () -> Void
     }
 
@@ -106,13 +107,14 @@ public final class SpoolJournal: Sendable {
 
     // MARK: Pipeline side (called under the pipeline's lock; nothing here waits for the disk)
 
-    /// Queues accepted calls for the writer, as many as fit under `--spool-max-bytes` from the
-    /// first; returns how many. The one at index `backlogStart`, if any, is the first of a
-    /// backlog that stays on disk until the memory queue has room.
-    func append(_ messages: [SpooledMessage], backlogStart: Int?) -> Int {
-        let (count, wake) = self.inbox.withLockedValue { $0.accept(messages, backlogFrom: backlogStart) }
+    /// Queues accepted calls for the writer, as many as fit under `--spool-max-bytes` and the
+    /// writer's queue limit from the first; returns how many, and why not all. The one at index
+    /// `backlogStart`, if any, is the first of a backlog that stays on disk until the memory
+    /// queue has room.
+    func append(_ messages: [SpooledMessage], backlogStart: Int?) -> (count: Int, refusal: SpoolInbox.Refusal?) {
+        let (count, refusal, wake) = self.inbox.withLockedValue { $0.accept(messages, backlogFrom: backlogStart) }
         self.perform(wake)
-        return count
+        return (count, refusal)
     }
 
     /// Queues the records of final outcomes; segments holding nothing pending any more are
