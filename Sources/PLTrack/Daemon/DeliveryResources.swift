@@ -14,7 +14,7 @@ struct DeliveryResources {
         self.deadLetters = DeadLetters(
             file: try JSONLinesFile(path: configuration.deadLetterPath, mode: 0o600, synchronous: synchronous))
         if let key = configuration.apiKey {
-            self.upstream = HTTPUpstream(
+            self.upstream = try HTTPUpstream(
                 baseURL: configuration.upstreamURL,
                 apiKey: key,
                 connections: configuration.workers,

@@ -9,7 +9,7 @@ public struct OutboxUpstream: Upstream {
         self.file = file
     }
 
-    public func send(path: String, body: ByteBuffer) async -> UpstreamResponse {
+    public func send(path: String, body: ByteBuffer, worker: Int) async -> UpstreamResponse {
         let line = "{\"path\":\(JSONText.quoted(path)),\"body\":\(String(buffer: body))}"
         do {
             try self.file.append(line)

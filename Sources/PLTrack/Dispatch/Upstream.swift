@@ -2,9 +2,9 @@ import NIOCore
 
 /// Where tracking calls are delivered: PromptLayer over HTTP, or the local outbox.
 public protocol Upstream: Sendable {
-    /// Sends one request body to `path` and reports how it went; never throws, so every
-    /// outcome is classified by ``RetryPolicy``.
-    func send(path: String, body: ByteBuffer) async -> UpstreamResponse
+    /// Sends one request body to `path` for `worker` (over that worker's connection) and
+    /// reports how it went; never throws, so every outcome is classified by ``RetryPolicy``.
+    func send(path: String, body: ByteBuffer, worker: Int) async -> UpstreamResponse
 
     /// Releases connections and files.
     func shutdown() async

@@ -42,7 +42,7 @@ public struct WorkerPool: Sendable {
                     while let envelope = await self.pipeline.nextEnvelope(for: worker) {
                         self.activity.begin(worker)
                         self.pipeline.inFlight(worker: worker, envelope)
-                        await self.attempt(envelope, using: &generator)
+                        await self.attempt(envelope, worker: worker, using: &generator)
                         if !Task.isCancelled {
                             // The outcome is recorded now. A cancelled attempt (a drain that ran
                             // out) may have reached PromptLayer: it stays noted for the restart.
@@ -55,11 +55,12 @@ public struct WorkerPool: Sendable {
         }
     }
 
-    private func attempt(_ envelope: Envelope, using generator: inout SystemRandomNumberGenerator) async {
+    private func attempt(_ envelope: Envelope, worker: Int, using generator: inout SystemRandomNumberGenerator) async {
         var envelope = envelope
         envelope.attempts += 1
         let started = NIODeadline.now()
-        let response = await self.upstream.send(path: envelope.message.kind.path, body: envelope.message.body)
+        let response = await self.upstream.send(
+            path: envelope.message.kind.path, body: envelope.message.body, worker: worker)
         if case .failed(let reason) = response {
             self.stats.upstreamAttempted(reachedServer: false)
             self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])

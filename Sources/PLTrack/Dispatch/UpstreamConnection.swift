@@ -1,0 +1,135 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// One worker's keep-alive HTTP/1.1 connection to PromptLayer, on one event loop: SwiftNIO's
+/// own HTTP/1 client handlers, with TLS from NIOSSL for `https`.
+///
+/// A request goes out as head, body and end with one flush, so the socket sees one `writev`.
+/// The connection opens on the first request, is kept while the server keeps it alive, and
+/// opens again after it closes or fails.
+final class UpstreamConnection: Sendable {
+    /// Where requests go and how.
+    struct Target: Sendable {
+        var host: String
+        var port: Int
+        /// For `https`: the context, and the name the certificate must carry (and SNI).
+        var tls: NIOSSLContext?
+        /// The base URL's path, before each request's (`""` for none).
+        var pathPrefix: String
+        /// Headers every request carries, the API key among them.
+        var headers: HTTPHeaders
+        var connectTimeout: TimeAmount
+        var requestTimeout: TimeAmount
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private struct Open {
+        var channel: any Channel
+        var collector: HTTPResponseCollector
+    }
+
+    let eventLoop: any EventLoop
+    private let target: Target
+    private let open: NIOLoopBoundBox<Open?>
+
+    init(target: Target, eventLoop: any EventLoop) {
+        self.target = target
+        self.eventLoop = eventLoop
+        self.open = NIOLoopBoundBox.makeEmptyBox(valueType: Open.self, eventLoop: eventLoop)
+    }
+
+    /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
+    /// reset, timed out).
+    func post(path: String, body: ByteBuffer) -> EventLoopFuture<CollectedResponse> {
+        self.eventLoop.flatSubmit {
+            self.connection().flatMap { open in
+                self.send(path: path, body: body, on: open)
+            }
+        }
+    }
+
+    /// Closes the connection, failing the request in flight, if any.
+    func abandon() {
+        _ = self.close()
+    }
+
+    /// Closes the connection, if one is open.
+    func close() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit {
+            guard let open = self.open.value else {
+                return self.eventLoop.makeSucceededVoidFuture()
+            }
+            self.open.value = nil
+            return open.channel.close().recover { _ in }
+        }
+    }
+
+    private func send(path: String, body: ByteBuffer, on open: Open) -> EventLoopFuture<CollectedResponse> {
+        let promise = self.eventLoop.makePromise(of: CollectedResponse.self)
+        open.collector.expect(promise)
+        var headers = self.target.headers
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: self.target.pathPrefix + path, headers: headers)
+        let channel = open.channel
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        let timeout = self.eventLoop.scheduleTask(in: self.target.requestTimeout) {
+            promise.fail(
+                Failure(description: "no response within \(self.target.requestTimeout.nanoseconds / 1_000_000) ms"))
+            channel.close(promise: nil)
+        }
+        return promise.futureResult.always { result in
+            timeout.cancel()
+            switch result {
+            case .success(let response) where response.keepAlive:
+                break
+            case .success, .failure:
+                // Not reused: the server said so, or the connection is in an unknown state.
+                if self.open.value?.channel === channel {
+                    self.open.value = nil
+                }
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    /// The open connection, or a new one.
+    private func connection() -> EventLoopFuture<Open> {
+        if let open = self.open.value, open.channel.isActive {
+            return self.eventLoop.makeSucceededFuture(open)
+        }
+        let target = self.target
+        let collector = NIOLoopBound(HTTPResponseCollector(), eventLoop: self.eventLoop)
+        return ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(target.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls = target.tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: Self.serverName(target.host)))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(collector.value)
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .map { channel in
+                let open = Open(channel: channel, collector: collector.value)
+                self.open.value = open
+                return open
+            }
+    }
+
+    /// The name for SNI: none for an IP address, as RFC 6066 says.
+    private static func serverName(_ host: String) -> String? {
+        (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    }
+}
