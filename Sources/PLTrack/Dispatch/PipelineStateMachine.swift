@@ -366,9 +366,15 @@ struct PipelineStateMachine {
         if case .running = self.phase { true } else { false }
     }
 
-    /// Whether a paused connection may read again.
+    /// Whether a paused connection may read again: with a spool, once it has room; without,
+    /// once the queue has room for a run of calls (an eighth of it, at most 512), so that
+    /// paused connections wake per batch rather than per call delivered.
     private var hasRoom: Bool {
-        self.isSpooled ? !self.isSpoolFull && !self.isSpoolBusy : self.inMemory < self.capacity
+        if self.isSpooled {
+            return !self.isSpoolFull && !self.isSpoolBusy
+        }
+        let run = max(1, min(self.capacity / 8, 512))
+        return self.inMemory <= self.capacity - run
     }
 
     /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.

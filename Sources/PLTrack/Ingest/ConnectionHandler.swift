@@ -49,6 +49,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         case rejected(ProtocolError, id: ReplyID?)
     }
 
+    /// The most parked calls handed to the pipeline at once when reading resumes.
+    private static let resumeRun = 256
+
     init(pipeline: Pipeline, stats: DaemonStats, settings: IngestSettings, logger: Logger) {
         self.pipeline = pipeline
         self.stats = stats
@@ -350,6 +353,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.isPaused = false
         while !self.isPaused, let item = self.parked.popFirst() {
             self.handle(item, context: context)
+            // Handed on in runs: calls that still find no room go back to the front of the
+            // parked ones, and that costs a run, not everything parked.
+            if self.batch.count >= Self.resumeRun {
+                self.submitBatch(context: context)
+            }
         }
         self.submitBatch(context: context)
         context.flush()
