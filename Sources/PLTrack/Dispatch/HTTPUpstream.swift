@@ -74,13 +74,23 @@ public final class HTTPUpstream: Upstream {
         }
     }
 
-    public func send(path: String, body: ByteBuffer, worker: Int) async -> UpstreamResponse {
+    public func eventLoop(forWorker worker: Int) -> (any EventLoop)? {
+        self.connections[worker % self.connections.count].eventLoop
+    }
+
+    public func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+        -> UpstreamResponse
+    {
         let connection = self.connections[worker % self.connections.count]
         do {
             // A drain that runs out cancels the workers: the request in flight is abandoned
             // (its connection closed) rather than awaited for the whole request timeout.
             let response = try await withTaskCancellationHandler {
-                try await connection.post(path: path, body: body).get()
+                // Awaited in the caller's isolation: on the connection's own event loop, the
+                // answer resumes the worker without a hand-off to another thread.
+                try await withCheckedThrowingContinuation(isolation: isolation) { continuation in
+                    connection.post(path: path, body: body).whenComplete { continuation.resume(with: $0) }
+                }
             } onCancel: {
                 connection.abandon()
             }

@@ -9,7 +9,13 @@ public struct OutboxUpstream: Upstream {
         self.file = file
     }
 
-    public func send(path: String, body: ByteBuffer, worker: Int) async -> UpstreamResponse {
+    public func eventLoop(forWorker worker: Int) -> (any EventLoop)? {
+        nil
+    }
+
+    public func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+        -> UpstreamResponse
+    {
         let line = "{\"path\":\(JSONText.quoted(path)),\"body\":\(String(buffer: body))}"
         do {
             try self.file.append(line)

@@ -242,9 +242,10 @@ public final class Pipeline: Sendable {
 
     // MARK: Worker side
 
-    /// The next call to send, or `nil` once the pipeline has stopped.
-    func nextEnvelope(for worker: WorkerID) async -> Envelope? {
-        await withCheckedContinuation { continuation in
+    /// The next call to send, or `nil` once the pipeline has stopped; in the worker's isolation,
+    /// so a worker on an event loop stays there when work is ready.
+    func nextEnvelope(for worker: WorkerID, isolation: isolated (any Actor)? = #isolation) async -> Envelope? {
+        await withCheckedContinuation(isolation: isolation) { continuation in
             let outcome = self.locked.withLockedValue { state in
                 let outcome = state.machine.workerRequestsWork(worker)
                 if case .wait = outcome {

@@ -4,7 +4,13 @@ import NIOCore
 public protocol Upstream: Sendable {
     /// Sends one request body to `path` for `worker` (over that worker's connection) and
     /// reports how it went; never throws, so every outcome is classified by ``RetryPolicy``.
-    func send(path: String, body: ByteBuffer, worker: Int) async -> UpstreamResponse
+    /// It runs in the caller's `isolation`.
+    func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+        -> UpstreamResponse
+
+    /// The event loop `worker`'s connection lives on, so the worker can run there; `nil` when
+    /// sending blocks (a file) and the worker runs on the shared executor instead.
+    func eventLoop(forWorker worker: Int) -> (any EventLoop)?
 
     /// Releases connections and files.
     func shutdown() async

@@ -28,9 +28,9 @@ final class UpstreamConnection: Sendable {
         var description: String
     }
 
-    private struct Open {
+    private struct Open: Sendable {
         var channel: any Channel
-        var collector: HTTPResponseCollector
+        var collector: NIOLoopBound<HTTPResponseCollector>
     }
 
     let eventLoop: any EventLoop
@@ -46,10 +46,11 @@ final class UpstreamConnection: Sendable {
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
     /// reset, timed out).
     func post(path: String, body: ByteBuffer) -> EventLoopFuture<CollectedResponse> {
-        self.eventLoop.flatSubmit {
-            self.connection().flatMap { open in
-                self.send(path: path, body: body, on: open)
-            }
+        guard self.eventLoop.inEventLoop else {
+            return self.eventLoop.flatSubmit { self.post(path: path, body: body) }
+        }
+        return self.connection().flatMap { open in
+            self.send(path: path, body: body, on: open)
         }
     }
 
@@ -71,7 +72,7 @@ final class UpstreamConnection: Sendable {
 
     private func send(path: String, body: ByteBuffer, on open: Open) -> EventLoopFuture<CollectedResponse> {
         let promise = self.eventLoop.makePromise(of: CollectedResponse.self)
-        open.collector.expect(promise)
+        open.collector.value.expect(promise)
         var headers = self.target.headers
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         let head = HTTPRequestHead(
@@ -122,7 +123,7 @@ final class UpstreamConnection: Sendable {
             }
             .connect(host: target.host, port: target.port)
             .map { channel in
-                let open = Open(channel: channel, collector: collector.value)
+                let open = Open(channel: channel, collector: collector)
                 self.open.value = open
                 return open
             }

@@ -33,34 +33,49 @@ public struct WorkerPool: Sendable {
         self.logger = logger
     }
 
-    /// Runs the workers until the pipeline stops.
+    /// Runs the workers until the pipeline stops. A worker whose connection lives on an event
+    /// loop runs there (``DeliveryWorker``).
     public func run() async {
         await withDiscardingTaskGroup { group in
             for worker in 0..<self.workers {
                 group.addTask {
-                    var generator = SystemRandomNumberGenerator()
-                    while let envelope = await self.pipeline.nextEnvelope(for: worker) {
-                        self.activity.begin(worker)
-                        self.pipeline.inFlight(worker: worker, envelope)
-                        await self.attempt(envelope, worker: worker, using: &generator)
-                        if !Task.isCancelled {
-                            // The outcome is recorded now. A cancelled attempt (a drain that ran
-                            // out) may have reached PromptLayer: it stays noted for the restart.
-                            self.pipeline.inFlight(worker: worker, nil)
+                    if let eventLoop = self.upstream.eventLoop(forWorker: worker) {
+                        await DeliveryWorker(on: eventLoop).run { isolation in
+                            await self.work(as: worker, isolation: isolation)
                         }
-                        self.activity.end(worker)
+                    } else {
+                        await self.work(as: worker, isolation: nil)
                     }
                 }
             }
         }
     }
 
-    private func attempt(_ envelope: Envelope, worker: Int, using generator: inout SystemRandomNumberGenerator) async {
+    /// One worker: takes calls from the pipeline and sends them until the pipeline stops.
+    private func work(as worker: Int, isolation: isolated (any Actor)?) async {
+        var generator = SystemRandomNumberGenerator()
+        while let envelope = await self.pipeline.nextEnvelope(for: worker, isolation: isolation) {
+            self.activity.begin(worker)
+            self.pipeline.inFlight(worker: worker, envelope)
+            await self.attempt(envelope, worker: worker, using: &generator, isolation: isolation)
+            if !Task.isCancelled {
+                // The outcome is recorded now. A cancelled attempt (a drain that ran out) may
+                // have reached PromptLayer: it stays noted for the restart.
+                self.pipeline.inFlight(worker: worker, nil)
+            }
+            self.activity.end(worker)
+        }
+    }
+
+    private func attempt(
+        _ envelope: Envelope, worker: Int, using generator: inout SystemRandomNumberGenerator,
+        isolation: isolated (any Actor)?
+    ) async {
         var envelope = envelope
         envelope.attempts += 1
         let started = NIODeadline.now()
         let response = await self.upstream.send(
-            path: envelope.message.kind.path, body: envelope.message.body, worker: worker)
+            path: envelope.message.kind.path, body: envelope.message.body, worker: worker, isolation: isolation)
         if case .failed(let reason) = response {
             self.stats.upstreamAttempted(reachedServer: false)
             self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
