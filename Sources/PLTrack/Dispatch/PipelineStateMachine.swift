@@ -1,10 +1,9 @@
 import DequeModule
-import HeapModule
 import NIOCore
 
 /// The pipeline from acceptance to a final outcome, as a synchronous state machine.
 ///
-/// Calls move from the ``Coalescer`` to the ready queue, to a worker, and end delivered,
+/// Calls move from the ``Coalescer`` to the ``ReadyQueue``, to a worker, and end delivered,
 /// dead-lettered or coalesced; a retryable failure parks the call until its backoff ends.
 /// Each event returns ``PipelineEffects`` for the driver to perform. Time is an argument, so
 /// tests step through windows and backoffs without sleeping.
@@ -35,8 +34,7 @@ struct PipelineStateMachine {
 
     private var phase = Phase.running
     private var coalescer: Coalescer
-    private var ready: Deque<Envelope> = []
-    private var retries = Heap<ScheduledRetry>()
+    private var queue = ReadyQueue()
     private var inFlight = 0
     private var ledger = Ledger()
     private var nextSequence: UInt64 = 1
@@ -84,7 +82,7 @@ struct PipelineStateMachine {
 
     /// Calls held in memory.
     var inMemory: Int {
-        self.coalescer.count + self.ready.count + self.retries.count + self.inFlight + self.order.parkedCount
+        self.coalescer.count + self.queue.readyCount + self.queue.retryingCount + self.inFlight + self.order.parkedCount
     }
 
     /// Calls without a final outcome: in memory or in the backlog.
@@ -162,8 +160,8 @@ struct PipelineStateMachine {
     var occupancy: PipelineOccupancy {
         PipelineOccupancy(
             coalescing: self.coalescer.count,
-            ready: self.ready.count + self.order.parkedCount,
-            retrying: self.retries.count,
+            ready: self.queue.readyCount + self.order.parkedCount,
+            retrying: self.queue.retryingCount,
             inFlight: self.inFlight,
             backlog: self.backlog,
             capacity: self.capacity
@@ -172,7 +170,7 @@ struct PipelineStateMachine {
 
     /// The earliest coalescing or retry deadline at or before `now` that no timer has handled yet.
     func oldestOverdueDeadline(now: NIODeadline) -> NIODeadline? {
-        [self.coalescer.nextDeadline, self.retries.min?.due].compactMap { $0 }.filter { $0 < now }.min()
+        [self.coalescer.nextDeadline, self.queue.nextRetryDue].compactMap { $0 }.filter { $0 < now }.min()
     }
 
     // MARK: Events
@@ -247,10 +245,8 @@ struct PipelineStateMachine {
             self.armedTimer = nil
         }
         self.dispatch(self.coalescer.removeDue(now: now + self.timerSlack), &effects)
-        while let first = self.retries.min, first.due <= now + self.timerSlack {
-            self.ready.append(self.retries.removeMin().envelope)
-        }
-        if let next = [self.coalescer.nextDeadline, self.retries.min?.due].compactMap({ $0 }).min() {
+        self.queue.releaseRetries(dueBy: now + self.timerSlack)
+        if let next = [self.coalescer.nextDeadline, self.queue.nextRetryDue].compactMap({ $0 }).min() {
             self.arm(next, &effects)
         }
         self.assignWork(&effects)
@@ -261,7 +257,7 @@ struct PipelineStateMachine {
         if case .stopped = self.phase {
             return .stop
         }
-        if let envelope = self.ready.popFirst() {
+        if let envelope = self.queue.popFirst() {
             self.inFlight += 1
             return .assigned(envelope)
         }
@@ -283,7 +279,7 @@ struct PipelineStateMachine {
             self.resolve(envelope, &effects)
             self.requestEnded(envelope)
         case .retry(let due):
-            self.retries.insert(ScheduledRetry(due: due, envelope: envelope))
+            self.queue.retry(envelope, at: due)
             self.arm(due, &effects)
         }
         self.releaseIngest(&effects)
@@ -294,7 +290,7 @@ struct PipelineStateMachine {
     /// The call on its way for a request ended; the one parked behind it goes next.
     private mutating func requestEnded(_ envelope: Envelope) {
         if let next = self.order.finished(envelope.message.coalescingKey) {
-            self.ready.append(next)
+            self.queue.append(next)
         }
     }
 
@@ -398,7 +394,7 @@ struct PipelineStateMachine {
         for envelope in envelopes {
             switch self.order.admit(envelope) {
             case .dispatch:
-                self.ready.append(envelope)
+                self.queue.append(envelope)
             case .parked(let superseded):
                 if let superseded {
                     self.ledger.coalesced += 1
@@ -409,7 +405,7 @@ struct PipelineStateMachine {
     }
 
     private mutating func assignWork(_ effects: inout PipelineEffects) {
-        while !self.idleWorkers.isEmpty, let envelope = self.ready.popFirst() {
+        while !self.idleWorkers.isEmpty, let envelope = self.queue.popFirst() {
             self.inFlight += 1
             effects.assignments.append(.init(worker: self.idleWorkers.removeFirst(), envelope: envelope))
         }
