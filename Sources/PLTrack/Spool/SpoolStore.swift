@@ -10,9 +10,11 @@ import NIOCore
 final class SpoolStore {
     private let writer: SpoolWriter
     private var ledger: SegmentLedger
-    /// Pending messages in acceptance order, with when they were accepted; resolved ones are
-    /// dropped from the front lazily, so the first pending one is the oldest undelivered.
+    /// When calls were accepted, as checkpoints at least ``checkpointMilliseconds`` apart: the
+    /// first call number of a run and its acceptance time. The oldest pending call's age is read
+    /// from the checkpoint at or before it, so it costs memory per time, not per call.
     private var acceptance: Deque<(sequence: UInt64, milliseconds: Int64)> = []
+    private static let checkpointMilliseconds: Int64 = 100
     /// Bytes in the segments still kept.
     private(set) var bytes: Int
 
@@ -28,10 +30,12 @@ final class SpoolStore {
         }
         self.writer = try SpoolWriter(directory: directory, segmentBytes: segmentBytes)
         self.ledger = SegmentLedger(current: self.writer.segmentIndex)
-        self.acceptance = Deque(replay.pending.map { ($0.sequence, $0.acceptedAtMilliseconds) })
         self.bytes = SpoolDirectory.segments(in: directory).reduce(0) { total, segment in
             var status = stat()
             return total + (stat(segment.path, &status) == 0 ? Int(status.st_size) : 0)
+        }
+        for message in replay.pending.sorted(by: { $0.sequence < $1.sequence }) {
+            self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
         }
         self.delete(
             self.ledger.seed(
@@ -70,7 +74,7 @@ final class SpoolStore {
     private func noteWritten(_ messages: [SpooledMessage]) {
         for message in messages {
             self.ledger.written(sequence: message.sequence)
-            self.acceptance.append((message.sequence, message.acceptedAtMilliseconds))
+            self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
         }
     }
 
@@ -82,9 +86,22 @@ final class SpoolStore {
         }
     }
 
-    /// When the oldest message still pending was accepted, in milliseconds since the epoch.
+    private func checkpoint(_ sequence: UInt64, acceptedAt milliseconds: Int64) {
+        if let last = self.acceptance.last, milliseconds < last.milliseconds + Self.checkpointMilliseconds {
+            return
+        }
+        self.acceptance.append((sequence, milliseconds))
+    }
+
+    /// When the oldest message still pending was accepted, in milliseconds since the epoch, to
+    /// within ``checkpointMilliseconds`` (never later than it was).
     func oldestPendingAcceptedAt() -> Int64? {
-        while let first = self.acceptance.first, !self.ledger.isPending(first.sequence) {
+        guard let oldest = self.ledger.oldestPending else {
+            return nil
+        }
+        while self.acceptance.count > 1,
+            self.acceptance[self.acceptance.index(after: self.acceptance.startIndex)].sequence <= oldest
+        {
             self.acceptance.removeFirst()
         }
         return self.acceptance.first?.milliseconds
