@@ -261,10 +261,11 @@ public final class Pipeline: Sendable {
         }
     }
 
-    /// Notes beside the spool that `worker` sends `envelope` now (`nil`: its attempt ended and
-    /// the outcome is recorded); a restart counts the calls still noted as possibly sent twice.
-    func inFlight(worker: WorkerID, _ envelope: Envelope?) {
-        self.journal?.inFlight(worker: worker, envelope?.sequence)
+    /// Notes beside the spool that `worker` sends `envelope` now, once the worker's last outcome
+    /// is written (see ``SpoolJournal/inFlight(worker:_:isolation:)``); a restart counts the
+    /// calls still noted and pending as possibly sent twice.
+    func inFlight(worker: WorkerID, _ envelope: Envelope, isolation: isolated (any Actor)? = #isolation) async {
+        await self.journal?.inFlight(worker: worker, envelope.sequence, isolation: isolation)
     }
 
     /// Records the result of one upstream attempt.

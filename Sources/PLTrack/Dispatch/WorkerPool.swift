@@ -56,13 +56,11 @@ public struct WorkerPool: Sendable {
         var generator = SystemRandomNumberGenerator()
         while let envelope = await self.pipeline.nextEnvelope(for: worker, isolation: isolation) {
             self.activity.begin(worker)
-            self.pipeline.inFlight(worker: worker, envelope)
+            // The note stays after the attempt: its outcome, once written, is what tells a
+            // restart the call arrived; a cancelled attempt (a drain that ran out) may have
+            // reached PromptLayer and stays pending and noted.
+            await self.pipeline.inFlight(worker: worker, envelope, isolation: isolation)
             await self.attempt(envelope, worker: worker, using: &generator, isolation: isolation)
-            if !Task.isCancelled {
-                // The outcome is recorded now. A cancelled attempt (a drain that ran out) may
-                // have reached PromptLayer: it stays noted for the restart.
-                self.pipeline.inFlight(worker: worker, nil)
-            }
             self.activity.end(worker)
         }
     }

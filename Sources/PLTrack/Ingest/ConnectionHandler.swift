@@ -40,6 +40,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var batch: [TrackMessage] = []
     /// Frames and bytes read since the counters were last updated.
     private var uncounted = (frames: 0, bytes: 0)
+    /// Replies written since the last flush, in order, in one buffer: written to the channel
+    /// at once before it is flushed.
+    private var outbound: ByteBuffer?
 
     /// A frame waiting in ``parked``: as read (while paused), or already validated, so that
     /// it is validated and counted once.
@@ -70,7 +73,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         self.submitBatch(context: context)
-        context.flush()
+        self.flushReplies(context: context)
         // A client that sends faster than it reads its replies would make them pile up here;
         // it is not read again until its replies drain below the channel's high watermark.
         if !context.channel.isWritable && !self.awaitsWritability {
@@ -162,6 +165,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 "frame of \(length) bytes exceeds the maximum frame length of \(self.settings.maximumFrameLength) bytes; closing the connection"
             )
             self.isClosing = true
+            self.flushReplies(context: context)
             LingeringClose.close(context.channel, after: .error(id: nil, error))
         case .rejected(let error, let id):
             self.reply(.error(id: id, error), context: context)
@@ -188,9 +192,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             self.reply(self.settings.statsReply(id, format), context: context)
         case .flush(let id, let timeout):
             let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.read(\.flushTimeout))
-            let channel = context.channel
-            let stats = self.stats
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in
+                let (handler, context) = loopBound.value
                 let reply: Reply =
                     switch result {
                     case .flushed: .ok(id: id)
@@ -200,10 +204,9 @@ final class ConnectionHandler: ChannelInboundHandler {
                             ProtocolError(
                                 .timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
                     }
-                if case .error(_, let error) = reply {
-                    stats.rejected(error.code)
-                }
-                channel.writeAndFlush(reply.encodedFrame(allocator: channel.allocator), promise: nil)
+                // Behind every reply before it, those waiting for the disk included.
+                handler.reply(reply, context: context)
+                handler.flushReplies(context: context)
             }
         }
     }
@@ -281,7 +284,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         if case .error(_, let error) = reply {
             self.stats.rejected(error.code)
         }
-        context.write(Self.wrapOutboundOut(reply.encodedFrame(allocator: context.channel.allocator)), promise: nil)
+        var outbound = self.outbound.take() ?? context.channel.allocator.buffer(capacity: 1024)
+        reply.writeFrame(to: &outbound)
+        self.outbound = outbound
+    }
+
+    /// Writes the replies gathered since the last flush as one buffer, and flushes.
+    private func flushReplies(context: ChannelHandlerContext) {
+        if let outbound = self.outbound.take(), outbound.readableBytes > 0 {
+            context.write(Self.wrapOutboundOut(outbound), promise: nil)
+        }
+        context.flush()
     }
 
     // MARK: Durability
@@ -327,7 +340,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 self.write(reply, context: context)
             }
         }
-        context.flush()
+        self.flushReplies(context: context)
         self.waitForDisk(context: context)
         self.closeIfFinished(context: context)
     }
@@ -340,7 +353,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         self.isPaused = true
         self.stats.backpressurePaused()
-        context.flush()
+        self.flushReplies(context: context)
         self.setReading(false, context: context)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.pipeline.whenCapacityAvailable(on: context.eventLoop).whenSuccess {
@@ -360,7 +373,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
         }
         self.submitBatch(context: context)
-        context.flush()
+        self.flushReplies(context: context)
         if !self.isPaused && !self.awaitsWritability {
             self.setReading(true, context: context)
         }
@@ -387,7 +400,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         self.isClosing = true
         let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(channel.allocator.buffer(capacity: 0)))
+        let last = self.outbound.take() ?? channel.allocator.buffer(capacity: 0)
+        context.writeAndFlush(Self.wrapOutboundOut(last))
             .whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -10,23 +10,39 @@ public enum Reply: Sendable, Equatable {
 
     /// The reply as one frame: length prefix, then the JSON object.
     public func encodedFrame(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        var json = "{"
+        var buffer = allocator.buffer(capacity: 32)
+        self.writeFrame(to: &buffer)
+        return buffer
+    }
+
+    /// Appends the reply as one frame to `buffer`, written in place: the length prefix is
+    /// filled in after the object, and an `ok` builds no `String`.
+    public func writeFrame(to buffer: inout ByteBuffer) {
+        let start = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))  // the length, filled in below
+        buffer.writeStaticString("{")
         if let id = self.id {
-            json += "\"id\":\(id.json),"
+            buffer.writeStaticString("\"id\":")
+            buffer.writeString(id.json)
+            buffer.writeStaticString(",")
         }
         switch self {
         case .ok:
-            json += "\"ok\":true"
+            buffer.writeStaticString("\"ok\":true")
         case .okWith(_, let name, let member):
-            json += "\"ok\":true,\(JSONText.quoted(name)):\(member)"
+            buffer.writeStaticString("\"ok\":true,")
+            buffer.writeString(JSONText.quoted(name))
+            buffer.writeStaticString(":")
+            buffer.writeString(member)
         case .error(_, let error):
-            json +=
-                "\"ok\":false,\"error\":{\"code\":\"\(error.code.rawValue)\",\"message\":\(JSONText.quoted(error.message))}"
+            buffer.writeStaticString("\"ok\":false,\"error\":{\"code\":\"")
+            buffer.writeString(error.code.rawValue)
+            buffer.writeStaticString("\",\"message\":")
+            buffer.writeString(JSONText.quoted(error.message))
+            buffer.writeStaticString("}")
         }
-        json += "}"
-        var buffer = allocator.buffer(capacity: json.utf8.count + 4)
-        buffer.writeFrame(bytes: json.utf8)
-        return buffer
+        buffer.writeStaticString("}")
+        buffer.setInteger(UInt32(buffer.writerIndex - start - 4), at: start)
     }
 
     var id: ReplyID? {

@@ -4,7 +4,7 @@ import Glibc
 /// segments so that a restart can tell which replayed calls PromptLayer may have already.
 ///
 /// The file holds one 8-byte big-endian slot per worker: the sequence number of the call in
-/// flight, or 0. A slot is overwritten in place (`pwrite`, no `fsync`): a kill of the daemon
+/// flight or, between calls, of the last one sent (its outcome is then in the spool), or 0. A slot is overwritten in place (`pwrite`, no `fsync`): a kill of the daemon
 /// leaves the bytes with the kernel, and the file stays `8 × workers` bytes however long an
 /// outage lasts, unlike a record per attempt in the spool. A call named in a slot when the
 /// daemon died, and still pending in the spool, may arrive twice.

@@ -72,6 +72,11 @@ struct SpoolInbox {
     /// Calls were told to wait because the queue was at its limit.
     private var refusedBusy = false
     private var waiters: [Waiter] = []
+    /// Entries (calls and outcomes) ever queued, and ever written (or failed to be).
+    private var entriesQueued: UInt64 = 0
+    private var entriesWritten: UInt64 = 0
+    /// Callbacks to run once the entries queued before them are written.
+    private var entryWaiters: [(mark: UInt64, callback: @Sendable () -> Void)] = []
     private var finishers: [EventLoopPromise<Void>] = []
     /// Call numbers whose records could not be written or flushed, newest last.
     private var failures: [(range: ClosedRange<UInt64>, reason: String)] = []
@@ -120,6 +125,7 @@ struct SpoolInbox {
             }
             self.reservedBytes += bytes
             self.queued.reservedBytes += bytes
+            self.entriesQueued += 1
             self.queued.entries.append(
                 .accepted(
                     message, backlog: backlogStart.map { count >= $0 } ?? false, startsBacklog: count == backlogStart))
@@ -134,6 +140,7 @@ struct SpoolInbox {
             return .none
         }
         self.queued.entries.append(contentsOf: sequences.map { .resolved($0) })
+        self.entriesQueued += UInt64(sequences.count)
         return self.wakeWriter()
     }
 
@@ -173,6 +180,37 @@ struct SpoolInbox {
         self.waiters.append(Waiter(from: from, through: through, promise: promise))
         // Written already, not yet synced: only a commit covers it.
         return .wait(through <= self.written ? self.wakeWriter() : .none)
+    }
+
+    /// `callback` is to run once every entry queued so far is written (a worker's note of the
+    /// call it sends next must not replace its last call's before that call's outcome is on
+    /// disk). Returns `false`, keeping nothing, when they are written already.
+    mutating func afterQueuedWritten(_ callback: @escaping @Sendable () -> Void) -> Bool {
+        guard self.entriesWritten < self.entriesQueued else {
+            return false
+        }
+        self.entryWaiters.append((self.entriesQueued, callback))
+        return true
+    }
+
+    /// The writer wrote (or failed to write) `round`'s entries; returns the callbacks that
+    /// were waiting for them, to run outside the lock.
+    mutating func entriesWritten(_ round: SpoolRound) -> [@Sendable () -> Void] {
+        self.entriesWritten += UInt64(round.entries.count)
+        guard !self.entryWaiters.isEmpty else {
+            return []
+        }
+        var ready: [@Sendable () -> Void] = []
+        var waiting: [(mark: UInt64, callback: @Sendable () -> Void)] = []
+        for waiter in self.entryWaiters {
+            if waiter.mark <= self.entriesWritten {
+                ready.append(waiter.callback)
+            } else {
+                waiting.append(waiter)
+            }
+        }
+        self.entryWaiters = waiting
+        return ready
     }
 
     // MARK: Writer side

@@ -133,10 +133,17 @@ public final class SpoolJournal: Sendable {
     }
 
     /// Notes that `worker` sends call `sequence` upstream now, so that a restart knows which
-    /// calls may have reached PromptLayer already; `nil` when its attempt has ended and the
-    /// outcome is recorded.
-    func inFlight(worker: Int, _ sequence: UInt64?) {
-        self.inFlightSlots.set(worker, to: sequence ?? 0)
+    /// calls may have reached PromptLayer already. The note replaces the worker's last one, so
+    /// it waits until every outcome queued so far (that call's among them) is written: a kill
+    /// in between must find the last call either resolved or still noted.
+    func inFlight(worker: Int, _ sequence: UInt64, isolation: isolated (any Actor)? = #isolation) async {
+        await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, Never>) in
+            let waits = self.inbox.withLockedValue { $0.afterQueuedWritten { continuation.resume() } }
+            if !waits {
+                continuation.resume()
+            }
+        }
+        self.inFlightSlots.set(worker, to: sequence)
     }
 
     // MARK: Durability
@@ -181,7 +188,12 @@ public final class SpoolJournal: Sendable {
     /// writer side is only ever touched by one thread, and the lock orders one run after another.
     private func runRounds() {
         while let round = self.inbox.withLockedValue({ $0.nextRound() }) {
-            let result = self.writer.perform(round)
+            let written = self.writer.write(round)
+            // Before the fsync: what waits for the records to be written need not wait for it.
+            for callback in self.inbox.withLockedValue({ $0.entriesWritten(round) }) {
+                callback()
+            }
+            let result = self.writer.complete(round, after: written)
             if let failure = result.writeFailure {
                 self.logger.error(
                     "could not write to the spool; the calls are held in memory only",

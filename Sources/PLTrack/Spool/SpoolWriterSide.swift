@@ -17,10 +17,20 @@ final class SpoolWriterSide: @unchecked Sendable {
         self.backlog = backlog
     }
 
-    /// Writes the round's records with one write, flushes them when asked, then reads the
-    /// backlog back.
-    func perform(_ round: SpoolRound) -> SpoolRound.Result {
-        let unwritten = round.entries.isEmpty ? nil : self.write(round.entries)
+    /// What writing a round's records found: nothing on success.
+    struct WriteOutcome {
+        var failure: String
+        /// The backlog calls among the records, which are then held in memory only.
+        var backlog: [SpooledMessage]
+    }
+
+    /// Writes the round's records with one write.
+    func write(_ round: SpoolRound) -> WriteOutcome? {
+        round.entries.isEmpty ? nil : self.write(round.entries)
+    }
+
+    /// After ``write(_:)``: flushes the records when the round asks, then reads the backlog back.
+    func complete(_ round: SpoolRound, after written: WriteOutcome?) -> SpoolRound.Result {
         var syncFailure: String?
         if round.sync {
             self.commits += 1
@@ -34,17 +44,17 @@ final class SpoolWriterSide: @unchecked Sendable {
             round.backlogLimit > 0
             ? self.backlog.read(limit: round.backlogLimit, writerSegment: self.store.position.segment) : []
         return SpoolRound.Result(
-            writeFailure: unwritten?.failure,
+            writeFailure: written?.failure,
             syncFailure: syncFailure,
             figures: self.figures(),
             backlog: backlog,
-            unwrittenBacklog: unwritten?.backlog ?? []
+            unwrittenBacklog: written?.backlog ?? []
         )
     }
 
     /// Writes the entries' records with one write; on failure returns why, and the backlog calls
     /// among them, which are then held in memory only.
-    private func write(_ entries: [SpoolRound.Entry]) -> (failure: String, backlog: [SpooledMessage])? {
+    private func write(_ entries: [SpoolRound.Entry]) -> WriteOutcome? {
         var records: [SpoolRecord] = []
         records.reserveCapacity(entries.count)
         var marked: Int?
@@ -73,7 +83,7 @@ final class SpoolWriterSide: @unchecked Sendable {
             for case .accepted(let message, true, _) in entries {
                 unwritten.append(message)
             }
-            return ("\(error)", unwritten)
+            return WriteOutcome(failure: "\(error)", backlog: unwritten)
         }
     }
 
