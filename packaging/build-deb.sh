@@ -78,8 +78,6 @@ gzip -9n -c packaging/pltrackd.8 > "$root/usr/share/man/man8/pltrackd.8.gz"
 install -m 0644 README.md protocol/SPEC.md "$doc/"
 
 install -m 0644 packaging/copyright "$doc/copyright"
-install -d -m 0755 "$root/usr/share/lintian/overrides"
-install -m 0644 packaging/pltrackd.lintian-overrides "$root/usr/share/lintian/overrides/pltrackd"
 
 # A native package (the version has no Debian revision), so the changelog is changelog.gz.
 cat > "$work/changelog" <<EOF

@@ -12,43 +12,6 @@ import NIOCore
 /// the backlog the memory queue has no room for is read back by the writer and arrives as an
 /// event. Nothing done under the lock waits for the disk.
 public final class Pipeline: Sendable {
-    /// How a submitted call was received.
-    public enum SubmitResult: Sendable, Equatable {
-        /// Taken, as call number `sequence`; see ``whenDurable(_:on:)``.
-        case accepted(sequence: UInt64)
-        /// The memory queue is full (no spool): stop reading until there is room.
-        case full
-        /// The spool holds `--spool-max-bytes`.
-        case spoolFull
-        case shuttingDown
-
-        /// The refusal for a call the state machine has no place for.
-        init(refusedAs admission: PipelineStateMachine.Admission) {
-            switch admission {
-            case .full: self = .full
-            case .spoolFull: self = .spoolFull
-            case .shuttingDown, .memory, .backlog: self = .shuttingDown
-            }
-        }
-
-        /// Whether the connection that sent `message` must stop reading until there is room:
-        /// the queue is full, or the spool is and the client asked for no reply (one that did
-        /// is answered `overloaded` instead).
-        public func makesTheConnectionWait(for message: TrackMessage) -> Bool {
-            switch self {
-            case .full: true
-            case .spoolFull: message.replyID == nil
-            case .accepted, .shuttingDown: false
-            }
-        }
-    }
-
-    /// How a flush ended.
-    public enum FlushResult: Sendable, Equatable {
-        case flushed
-        case timedOut
-    }
-
     private struct Locked {
         var machine: PipelineStateMachine
         var idleWorkers: [WorkerID: CheckedContinuation<Envelope?, Never>] = [:]

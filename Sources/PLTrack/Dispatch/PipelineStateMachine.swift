@@ -12,7 +12,7 @@ import NIOCore
 /// of them: the rest are a backlog the driver reads back from the spool when there is room
 /// (``backlogWanted``). Calls for one request go upstream one at a time (``RequestOrder``).
 struct PipelineStateMachine {
-    private enum Phase {
+    enum Phase {
         case running
         /// Stopping: new calls are refused, the rest is still delivered.
         case draining
@@ -32,12 +32,12 @@ struct PipelineStateMachine {
     /// Calls due within this much of a timer are released with it, so timers fire per batch.
     private(set) var timerSlack: TimeAmount
 
-    private var phase = Phase.running
+    private(set) var phase = Phase.running
     private var coalescer: Coalescer
     private var queue = ReadyQueue()
     private var inFlight = 0
     private var ledger = Ledger()
-    private var nextSequence: UInt64 = 1
+    private(set) var nextSequence: UInt64 = 1
     private var idleWorkers: Deque<WorkerID> = []
     private var flushWaiters: [FlushID: FlushWaiter] = [:]
     private var capacityWaiters: [CapacityWaiterID] = []
@@ -55,7 +55,7 @@ struct PipelineStateMachine {
     private(set) var isReadingBacklog = false
     /// The last read found nothing although the backlog is not empty: the next read waits for
     /// the next call or outcome rather than spinning.
-    private var backlogReadFoundNothing = false
+    private(set) var backlogReadFoundNothing = false
 
     /// - Parameters:
     ///   - spooled: whether a spool keeps every call, so that the backlog may live on disk.
@@ -87,67 +87,6 @@ struct PipelineStateMachine {
 
     /// Calls without a final outcome: in memory or in the backlog.
     var held: Int { self.inMemory + self.backlog }
-
-    /// Where the next call would go.
-    var admission: Admission {
-        self.admission(inMemory: self.inMemory, backlog: self.backlog, sequence: self.nextSequence)
-    }
-
-    /// Where each of the next `count` calls would go if every one before it were taken: the
-    /// admissions into memory or the backlog, up to and without the first that refuses.
-    ///
-    /// It counts each call taken into memory as one more held there. One that replaces a call
-    /// coalescing for the same request adds none, so the plan may send a later call to the
-    /// backlog that had room in memory: ``submit(_:now:as:)`` follows the plan, and the call is
-    /// read back from the spool at once. The plan never puts a call in memory that has no room.
-    func admissions(forNext count: Int) -> [Admission] {
-        var plan: [Admission] = []
-        plan.reserveCapacity(count)
-        var (inMemory, backlog, sequence) = (self.inMemory, self.backlog, self.nextSequence)
-        for _ in 0..<count {
-            let admission = self.admission(inMemory: inMemory, backlog: backlog, sequence: sequence)
-            switch admission {
-            case .memory: inMemory += 1
-            case .backlog: backlog += 1
-            case .full, .spoolFull, .shuttingDown: return plan
-            }
-            plan.append(admission)
-            sequence += 1
-        }
-        return plan
-    }
-
-    private func admission(inMemory: Int, backlog: Int, sequence: UInt64) -> Admission {
-        guard case .running = self.phase else {
-            return .shuttingDown
-        }
-        guard self.isSpooled else {
-            return inMemory < self.capacity ? .memory(sequence: sequence) : .full
-        }
-        if self.isSpoolFull {
-            return .spoolFull
-        }
-        if self.isSpoolBusy {
-            return .full
-        }
-        if backlog == 0 && inMemory < self.capacity {
-            return .memory(sequence: sequence)
-        }
-        return .backlog(sequence: sequence, starts: backlog == 0)
-    }
-
-    /// How many backlog calls the driver should read from the spool now: none while a read is
-    /// under way, and none until a batch fits, so the spool is read in runs rather than a call
-    /// at a time.
-    var backlogWanted: Int {
-        guard !self.isReadingBacklog, !self.backlogReadFoundNothing, self.backlog > 0,
-            case let room = self.capacity - self.inMemory, room > 0
-        else {
-            return 0
-        }
-        let batch = min(self.backlog, max(1, min(self.capacity / 8, 512)))
-        return room >= batch ? min(room, self.backlog, 4096) : 0
-    }
 
     /// The ledger with `held` filled in.
     var currentLedger: Ledger {
