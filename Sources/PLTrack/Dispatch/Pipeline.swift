@@ -78,7 +78,7 @@ public final class Pipeline: Sendable {
     // MARK: Ingest side
 
     /// Offers the tracking calls of one read to the pipeline, in order, under one lock and one
-    /// clock reading, and with a spool in one write. Stops at the first call that must wait for
+    /// clock reading, and with a spool queued for its writer at once. Stops at the first call that must wait for
     /// room (``SubmitResult/makesTheConnectionWait(for:)``): the results end with that call's,
     /// and the calls after it are not taken.
     public func submit(_ batch: [TrackMessage]) -> [SubmitResult] {

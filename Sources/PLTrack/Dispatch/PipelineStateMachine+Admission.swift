@@ -60,7 +60,7 @@ extension PipelineStateMachine {
         else {
             return 0
         }
-        let batch = min(self.backlog, max(1, min(self.capacity / 8, 512)))
+        let batch = min(self.backlog, self.run)
         return room >= batch ? min(room, self.backlog, 4096) : 0
     }
 }

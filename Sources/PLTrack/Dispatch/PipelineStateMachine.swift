@@ -302,14 +302,19 @@ struct PipelineStateMachine {
     }
 
     /// Whether a paused connection may read again: with a spool, once it has room; without,
-    /// once the queue has room for a run of calls (an eighth of it, at most 512), so that
-    /// paused connections wake per batch rather than per call delivered.
+    /// once the queue has room for a ``run`` of calls, so that paused connections wake per
+    /// batch rather than per call delivered.
     private var hasRoom: Bool {
         if self.isSpooled {
             return !self.isSpoolFull && !self.isSpoolBusy
         }
-        let run = max(1, min(self.capacity / 8, 512))
-        return self.inMemory <= self.capacity - run
+        return self.inMemory <= self.capacity - self.run
+    }
+
+    /// How many calls move into the memory queue at once, from the backlog or from paused
+    /// connections: an eighth of the capacity, at most 512, so they move in runs.
+    var run: Int {
+        max(1, min(self.capacity / 8, 512))
     }
 
     /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.

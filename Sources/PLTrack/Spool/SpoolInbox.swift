@@ -59,10 +59,9 @@ struct SpoolInbox {
     private(set) var written: UInt64
     /// The highest call number an `fsync` covers.
     private(set) var durable: UInt64
-    /// Bytes in the spool's segments, as of the last round.
-    private(set) var diskBytes: Int
     /// Bytes promised to calls queued and not yet written.
     private(set) var reservedBytes = 0
+    /// The spool's figures as of the last round, its bytes on disk among them.
     private(set) var figures: SpoolJournal.Figures
     private var queued = SpoolRound()
     private var writerRunning = false
@@ -92,13 +91,12 @@ struct SpoolInbox {
         self.maximumBytes = maximumBytes
         self.written = sequence
         self.durable = sequence
-        self.diskBytes = figures.bytes
         self.figures = figures
     }
 
     /// Whether a record of `recordBytes` would still fit.
     func hasRoom(forRecord recordBytes: Int = 0) -> Bool {
-        self.diskBytes + self.reservedBytes + recordBytes + Self.slackBytes <= self.maximumBytes
+        self.figures.bytes + self.reservedBytes + recordBytes + Self.slackBytes <= self.maximumBytes
     }
 
     // MARK: Pipeline side
@@ -182,11 +180,16 @@ struct SpoolInbox {
         return .wait(through <= self.written ? self.wakeWriter() : .none)
     }
 
+    /// Whether every entry queued so far is written.
+    var everythingQueuedIsWritten: Bool {
+        self.entriesWritten >= self.entriesQueued
+    }
+
     /// `callback` is to run once every entry queued so far is written (a worker's note of the
     /// call it sends next must not replace its last call's before that call's outcome is on
     /// disk). Returns `false`, keeping nothing, when they are written already.
     mutating func afterQueuedWritten(_ callback: @escaping @Sendable () -> Void) -> Bool {
-        guard self.entriesWritten < self.entriesQueued else {
+        guard !self.everythingQueuedIsWritten else {
             return false
         }
         self.entryWaiters.append((self.entriesQueued, callback))
@@ -195,7 +198,7 @@ struct SpoolInbox {
 
     /// The writer wrote (or failed to write) `round`'s entries; returns the callbacks that
     /// were waiting for them, to run outside the lock.
-    mutating func entriesWritten(_ round: SpoolRound) -> [@Sendable () -> Void] {
+    mutating func roundWritten(_ round: SpoolRound) -> [@Sendable () -> Void] {
         self.entriesWritten += UInt64(round.entries.count)
         guard !self.entryWaiters.isEmpty else {
             return []
@@ -237,7 +240,6 @@ struct SpoolInbox {
     mutating func roundEnded(_ round: SpoolRound, _ result: SpoolRound.Result) -> Settled {
         var settled = Settled()
         self.reservedBytes -= round.reservedBytes
-        self.diskBytes = result.figures.bytes
         self.figures = result.figures
         if let failure = result.writeFailure, let range = round.acceptedRange {
             self.recordFailure(range, failure)

@@ -137,10 +137,13 @@ public final class SpoolJournal: Sendable {
     /// it waits until every outcome queued so far (that call's among them) is written: a kill
     /// in between must find the last call either resolved or still noted.
     func inFlight(worker: Int, _ sequence: UInt64, isolation: isolated (any Actor)? = #isolation) async {
-        await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, Never>) in
-            let waits = self.inbox.withLockedValue { $0.afterQueuedWritten { continuation.resume() } }
-            if !waits {
-                continuation.resume()
+        // Mostly written already: then no continuation, no suspension.
+        if !self.inbox.withLockedValue({ $0.everythingQueuedIsWritten }) {
+            await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, Never>) in
+                let waits = self.inbox.withLockedValue { $0.afterQueuedWritten { continuation.resume() } }
+                if !waits {
+                    continuation.resume()
+                }
             }
         }
         self.inFlightSlots.set(worker, to: sequence)
@@ -190,13 +193,15 @@ public final class SpoolJournal: Sendable {
         while let round = self.inbox.withLockedValue({ $0.nextRound() }) {
             let written = self.writer.write(round)
             // Before the fsync: what waits for the records to be written need not wait for it.
-            for callback in self.inbox.withLockedValue({ $0.entriesWritten(round) }) {
+            for callback in self.inbox.withLockedValue({ $0.roundWritten(round) }) {
                 callback()
             }
             let result = self.writer.complete(round, after: written)
             if let failure = result.writeFailure {
+                // Calls in the round are held in memory only; outcomes in it are not recorded,
+                // so those calls would be sent again after a restart.
                 self.logger.error(
-                    "could not write to the spool; the calls are held in memory only",
+                    "could not write to the spool; the calls in the write are held in memory only, and calls whose outcome was in it may be sent again after a restart",
                     metadata: ["error": "\(failure)", "records": "\(round.entries.count)"])
             }
             if let failure = result.syncFailure {

@@ -57,7 +57,8 @@ final class SpoolStore {
         for record in records {
             switch record {
             case .accepted(let message):
-                self.noteWritten([message])
+                self.ledger.written(sequence: message.sequence)
+                self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
             case .resolved(let sequence):
                 self.delete(self.ledger.resolved(sequence: sequence))
             }
@@ -67,23 +68,12 @@ final class SpoolStore {
 
     /// Appends accepted messages; durable after the next ``sync()``.
     func append(_ messages: [SpooledMessage]) throws {
-        try self.write(messages.map { .accepted($0) })
-        self.noteWritten(messages)
-    }
-
-    private func noteWritten(_ messages: [SpooledMessage]) {
-        for message in messages {
-            self.ledger.written(sequence: message.sequence)
-            self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
-        }
+        _ = try self.append(records: messages.map { .accepted($0) }, marking: nil)
     }
 
     /// Records final outcomes and deletes the segments that no longer hold anything pending.
     func resolve(_ sequences: [UInt64]) throws {
-        try self.write(sequences.map { .resolved(sequence: $0) })
-        for sequence in sequences {
-            self.delete(self.ledger.resolved(sequence: sequence))
-        }
+        _ = try self.append(records: sequences.map { .resolved(sequence: $0) }, marking: nil)
     }
 
     private func checkpoint(_ sequence: UInt64, acceptedAt milliseconds: Int64) {
@@ -113,8 +103,7 @@ final class SpoolStore {
     }
 
     /// Writes `records` with one write; returns where the record at index `marked` begins.
-    @discardableResult
-    private func write(_ records: [SpoolRecord], marking marked: Int? = nil) throws -> Int? {
+    private func write(_ records: [SpoolRecord], marking marked: Int?) throws -> Int? {
         let before = self.writer.segmentIndex
         let (written, markedOffset) = try self.writer.append(records, marking: marked)
         self.bytes += written
