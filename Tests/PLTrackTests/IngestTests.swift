@@ -148,7 +148,7 @@ struct IngestTests {
         let first = try await DaemonHarness()
         try await first.stop()
         let path = first.directory.appendingPathComponent("precious.txt").path
-        FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
         await #expect {
             _ = try await DaemonHarness { $0.socketPath = path }
         } throws: { error in

@@ -47,7 +47,7 @@ struct MessageValidatorTests {
             case .track(let track):
                 #expect(vector.expect.kind == "track")
                 if let body = vector.expect.body {
-                    #expect(String(buffer: track.body) == body)
+                    #expect(track.body.description == body)
                 }
             case .stats: #expect(vector.expect.kind == "stats")
             case .ping: #expect(vector.expect.kind == "ping")
@@ -81,5 +81,55 @@ struct MessageValidatorTests {
         }
         #expect(a.coalescingKey.requestID == .integer(5))
         #expect(b.coalescingKey.requestID == .string("5"))
+    }
+
+    @Test(arguments: [
+        #"{"type":"track.prompt","id":1,"prompt_name":"p","request_id":5}"#,
+        #"{"prompt_name":"p","request_id":5,"id":1,"type":"track.prompt"}"#,
+        #"{"id":1,"prompt_name":"p","request_id":5,"type":"track.prompt"}"#,
+    ])
+    func aBodyWhoseMembersLieTogetherIsASliceOfTheFrame(payload: String) {
+        let frame = ByteBuffer(string: payload)
+        guard case .message(.track(let message)) = MessageValidator().validate(frame) else {
+            Issue.record("must be accepted")
+            return
+        }
+        #expect(message.body.description == #"{"prompt_name":"p","request_id":5}"#)
+        #expect(Self.lies(message.body.members, inside: frame), "the members are not copied")
+    }
+
+    @Test func aBodyWithTypeOrIDBetweenItsMembersIsJoinedInAFreshBuffer() {
+        let frame = ByteBuffer(string: #"{"prompt_name":"p", "type":"track.prompt","request_id":5}"#)
+        guard case .message(.track(let message)) = MessageValidator().validate(frame) else {
+            Issue.record("must be accepted")
+            return
+        }
+        #expect(message.body.description == #"{"prompt_name":"p","request_id":5}"#)
+        #expect(!Self.lies(message.body.members, inside: frame))
+    }
+
+    @Test func aCompactedBodyLetsGoOfTheLargerBufferItWasReadIn() {
+        var read = ByteBuffer(string: String(repeating: " ", count: 60_000))
+        read.writeString(#"{"type":"track.prompt","prompt_name":"p","request_id":5}"#)
+        read.moveReaderIndex(forwardBy: 60_000)
+        guard case .message(.track(let message)) = MessageValidator().validate(read) else {
+            Issue.record("must be accepted")
+            return
+        }
+        let compacted = message.body.compacted()
+        #expect(compacted == message.body)
+        #expect(message.body.members.storageCapacity >= 60_000)
+        #expect(compacted.members.storageCapacity < 1_000)
+        #expect(compacted.compacted().members.storageCapacity == compacted.members.storageCapacity)
+    }
+
+    /// Whether the bytes of `part` are bytes of `whole` (a slice), not a copy of them.
+    private static func lies(_ part: ByteBuffer, inside whole: ByteBuffer) -> Bool {
+        whole.withUnsafeReadableBytes { outer in
+            part.withUnsafeReadableBytes { inner in
+                guard let outerStart = outer.baseAddress, let innerStart = inner.baseAddress else { return false }
+                return innerStart >= outerStart && innerStart + inner.count <= outerStart + outer.count
+            }
+        }
     }
 }

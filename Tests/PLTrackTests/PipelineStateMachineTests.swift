@@ -48,7 +48,7 @@ struct PipelineStateMachineTests {
             Issue.record("the newest call must be ready")
             return
         }
-        #expect(String(buffer: envelope.message.body).contains(#""revision":2"#))
+        #expect(envelope.message.body.description.contains(#""revision":2"#))
     }
 
     @Test func refusesCallsBeyondCapacityAndResumesIngestWhenThereIsRoom() {

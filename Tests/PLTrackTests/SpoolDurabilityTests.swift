@@ -212,7 +212,7 @@ struct SpoolDurabilityTests {
                         acceptedAtMilliseconds: WallClock.milliseconds(),
                         kind: .prompt,
                         requestID: .integer(Int64(sequence)),
-                        body: ByteBuffer(string: #"{"prompt_name":"replayed","request_id":\#(sequence)}"#)
+                        body: TrackBody(#"{"prompt_name":"replayed","request_id":\#(sequence)}"#)
                     ))
             ])
         }

@@ -30,6 +30,27 @@ struct SpoolFileTests {
         #expect(stat(writer.currentSegmentPath, &status) == 0 && status.st_mode & 0o777 == 0o600)
     }
 
+    @Test func aRoundOfMoreVectorsThanOneWritevTakesIsWrittenWhole() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = try SpoolWriter(directory: directory)
+        // Two vectors per call (its framing, its body members): 1,500 calls need three writev(2).
+        let records = (1...1500 as ClosedRange<UInt64>).map { SpoolRecord.accepted(SpoolFormatTests.message($0)) }
+        let written = try writer.append(records)
+        try writer.sync()
+        let file = try #require(FileManager.default.contents(atPath: writer.currentSegmentPath))
+        let replay = SegmentReplay.read(ByteBuffer(bytes: file))
+        #expect(replay.records == records, "every record, body and checksum intact, in order")
+        #expect(replay.damage == nil)
+        #expect(written == records.reduce(0) { $0 + Self.length(of: $1) })
+    }
+
+    private static func length(of record: SpoolRecord) -> Int {
+        var buffer = ByteBuffer()
+        record.write(to: &buffer)
+        return buffer.readableBytes
+    }
+
     @Test func theCallsLeftInFlightAreReadOnceAndTheSlotsStartEmpty() throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

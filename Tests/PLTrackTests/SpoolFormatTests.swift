@@ -11,7 +11,7 @@ struct SpoolFormatTests {
             acceptedAtMilliseconds: 1_764_000_000_000 + Int64(sequence),
             kind: .prompt,
             requestID: requestID,
-            body: ByteBuffer(string: #"{"prompt_name":"p","request_id":\#(sequence)}"#)
+            body: TrackBody(#"{"prompt_name":"p","request_id":\#(sequence)}"#)
         )
     }
 

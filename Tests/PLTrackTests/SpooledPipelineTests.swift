@@ -83,7 +83,7 @@ struct SpooledPipelineTests {
             Issue.record("revision 3 must be ready once revision 1 is delivered")
             return
         }
-        #expect(String(buffer: latest.message.body).contains(#""revision":3"#))
+        #expect(latest.message.body.description.contains(#""revision":3"#))
         #expect(machine.currentLedger.balances)
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import Testing
 
 @testable import PLTrack
 
@@ -9,7 +10,16 @@ extension TrackMessage {
             kind: .prompt,
             replyID: id.map { ReplyID(json: "\"\($0)\"") },
             coalescingKey: CoalescingKey(kind: .prompt, requestID: .integer(requestID)),
-            body: ByteBuffer(string: #"{"prompt_name":"p","request_id":\#(requestID),"revision":\#(revision)}"#)
+            body: TrackBody(#"{"prompt_name":"p","request_id":\#(requestID),"revision":\#(revision)}"#)
         )
+    }
+}
+
+extension TrackBody {
+    /// The body whose JSON text is `json`, an object.
+    init(_ json: String) {
+        let members = json.dropFirst().dropLast()
+        #expect(json.first == "{" && json.last == "}", "a body is a JSON object")
+        self.init(members: ByteBuffer(string: String(members)))
     }
 }

@@ -15,7 +15,7 @@ public struct DeadLetters: Sendable {
     /// Appends one dead letter.
     func record(_ envelope: Envelope, status: Int, response: String, reason: String) throws {
         let timestamp = ISO8601DateFormatter().string(from: Date())
-        let body = String(buffer: envelope.message.body)
+        let body = envelope.message.body.description
         try self.file.append(
             "{\"at\":\"\(timestamp)\",\"reason\":\(JSONText.quoted(reason)),\"status\":\(status),"
                 + "\"path\":\(JSONText.quoted(envelope.message.kind.path)),\"attempts\":\(envelope.attempts),"

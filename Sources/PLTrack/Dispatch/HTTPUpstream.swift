@@ -78,7 +78,7 @@ public final class HTTPUpstream: Upstream {
         self.connections[worker % self.connections.count].eventLoop
     }
 
-    public func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+    public func send(path: String, body: TrackBody, worker: Int, isolation: isolated (any Actor)?) async
         -> UpstreamResponse
     {
         let connection = self.connections[worker % self.connections.count]

@@ -13,10 +13,10 @@ public struct OutboxUpstream: Upstream {
         nil
     }
 
-    public func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+    public func send(path: String, body: TrackBody, worker: Int, isolation: isolated (any Actor)?) async
         -> UpstreamResponse
     {
-        let line = "{\"path\":\(JSONText.quoted(path)),\"body\":\(String(buffer: body))}"
+        let line = "{\"path\":\(JSONText.quoted(path)),\"body\":\(body)}"
         do {
             try self.file.append(line)
             return .answered(status: 200, retryAfter: nil, body: "")

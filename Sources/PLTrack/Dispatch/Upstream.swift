@@ -5,7 +5,7 @@ public protocol Upstream: Sendable {
     /// Sends one request body to `path` for `worker` (over that worker's connection) and
     /// reports how it went; never throws, so every outcome is classified by ``RetryPolicy``.
     /// It runs in the caller's `isolation`.
-    func send(path: String, body: ByteBuffer, worker: Int, isolation: isolated (any Actor)?) async
+    func send(path: String, body: TrackBody, worker: Int, isolation: isolated (any Actor)?) async
         -> UpstreamResponse
 
     /// The event loop `worker`'s connection lives on, so the worker can run there; `nil` when

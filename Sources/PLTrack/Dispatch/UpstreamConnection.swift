@@ -6,7 +6,7 @@ import NIOSSL
 /// One worker's keep-alive HTTP/1.1 connection to PromptLayer, on one event loop: SwiftNIO's
 /// own HTTP/1 client handlers, with TLS from NIOSSL for `https`.
 ///
-/// A request goes out as head, body and end with one flush, so the socket sees one `writev`.
+/// A request goes out as head, body (the members slice between two braces) and end with one flush, so the socket sees one `writev`.
 /// The connection opens on the first request, is kept while the server keeps it alive, and
 /// opens again after it closes or fails.
 final class UpstreamConnection: Sendable {
@@ -45,7 +45,7 @@ final class UpstreamConnection: Sendable {
 
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
     /// reset, timed out).
-    func post(path: String, body: ByteBuffer) -> EventLoopFuture<CollectedResponse> {
+    func post(path: String, body: TrackBody) -> EventLoopFuture<CollectedResponse> {
         guard self.eventLoop.inEventLoop else {
             return self.eventLoop.flatSubmit { self.post(path: path, body: body) }
         }
@@ -70,16 +70,19 @@ final class UpstreamConnection: Sendable {
         }
     }
 
-    private func send(path: String, body: ByteBuffer, on open: Open) -> EventLoopFuture<CollectedResponse> {
+    private func send(path: String, body: TrackBody, on open: Open) -> EventLoopFuture<CollectedResponse> {
         let promise = self.eventLoop.makePromise(of: CollectedResponse.self)
         open.collector.value.expect(promise)
         var headers = self.target.headers
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Content-Length", value: String(body.byteCount))
         let head = HTTPRequestHead(
             version: .http1_1, method: .POST, uri: self.target.pathPrefix + path, headers: headers)
         let channel = open.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        // The body's members go out as the slice they are, between the two braces.
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(Self.openingBrace)), promise: nil)
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(body.members)), promise: nil)
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(Self.closingBrace)), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let timeout = self.eventLoop.scheduleTask(in: self.target.requestTimeout) {
             promise.fail(
@@ -128,6 +131,9 @@ final class UpstreamConnection: Sendable {
                 return open
             }
     }
+
+    private static let openingBrace = ByteBuffer(string: "{")
+    private static let closingBrace = ByteBuffer(string: "}")
 
     /// The name for SNI: none for an IP address, as RFC 6066 says.
     private static func serverName(_ host: String) -> String? {

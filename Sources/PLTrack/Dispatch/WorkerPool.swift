@@ -95,7 +95,10 @@ public struct WorkerPool: Sendable {
             self.stats.retryScheduled()
             let delay = retryPolicy.backoff(
                 afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
-            self.pipeline.attemptFinished(envelope, .retry(at: .now() + TimeAmount(delay)))
+            // It may wait long after the calls read with it are gone: it lets go of their buffer.
+            var waiting = envelope
+            waiting.message.body = envelope.message.body.compacted()
+            self.pipeline.attemptFinished(waiting, .retry(at: .now() + TimeAmount(delay)))
         case .deadLetter(let status, let body):
             self.deadLetter(envelope, status: status, response: body, reason: "rejected")
         }

@@ -38,9 +38,9 @@ public struct TrackMessage: Sendable, Equatable {
     /// Messages with the same key collapse within the coalescing window.
     public var coalescingKey: CoalescingKey
     /// The JSON request body: the client's object without `type` and `id`, bytes unchanged.
-    public var body: ByteBuffer
+    public var body: TrackBody
 
-    public init(kind: TrackKind, replyID: ReplyID?, coalescingKey: CoalescingKey, body: ByteBuffer) {
+    public init(kind: TrackKind, replyID: ReplyID?, coalescingKey: CoalescingKey, body: TrackBody) {
         self.kind = kind
         self.replyID = replyID
         self.coalescingKey = coalescingKey

@@ -95,21 +95,41 @@ struct MessageFields {
         Int64(String(decoding: self.bytes[text.range], as: UTF8.self))
     }
 
-    /// The upstream body: every member but `type` and `id`, each copied byte for byte.
-    func upstreamBody(from payload: ByteBuffer) -> ByteBuffer {
-        var body = ByteBuffer()
-        body.reserveCapacity(payload.readableBytes)
-        body.writeStaticString("{")
-        var first = true
-        for member in self.members
-        where !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes) {
-            if !first {
-                body.writeStaticString(",")
-            }
-            first = false
-            body.writeBytes(UnsafeRawBufferPointer(rebasing: self.bytes[member.memberRange]))
+    /// The upstream body: every member but `type` and `id`, byte for byte. When the members
+    /// kept lie together (`type` and `id` first or last), it is a slice of `payload`; otherwise
+    /// they are copied, joined by commas.
+    func upstreamBody(from payload: ByteBuffer) -> TrackBody {
+        var first: Int?
+        var last = 0
+        var keptCount = 0
+        for index in self.members.indices where self.isForwarded(self.members[index]) {
+            first = first ?? index
+            last = index
+            keptCount += 1
         }
-        body.writeStaticString("}")
-        return body
+        guard let first else {
+            return TrackBody(members: ByteBuffer())
+        }
+        if last - first + 1 == keptCount {
+            let start = self.members[first].memberRange.lowerBound
+            let end = self.members[last].memberRange.upperBound
+            if let slice = payload.getSlice(at: payload.readerIndex + start, length: end - start) {
+                return TrackBody(members: slice)
+            }
+        }
+        var members = ByteBuffer()
+        members.reserveCapacity(payload.readableBytes)
+        for index in first...last where self.isForwarded(self.members[index]) {
+            if index != first {
+                members.writeStaticString(",")
+            }
+            members.writeBytes(UnsafeRawBufferPointer(rebasing: self.bytes[self.members[index].memberRange]))
+        }
+        return TrackBody(members: members)
+    }
+
+    /// Whether `member` goes upstream: all but `type` and `id`.
+    private func isForwarded(_ member: JSONMember) -> Bool {
+        !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes)
     }
 }

@@ -16,23 +16,55 @@ enum SpoolRecord: Equatable {
     private static let acceptedType: UInt8 = 1
     private static let resolvedType: UInt8 = 2
 
-    /// Appends the record, header and all, to `buffer`: the payload is written in place and
-    /// the length and checksum filled in after it, so no temporary buffer is needed.
+    /// Appends the record, header and all, to `buffer`.
     func write(to buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
-        buffer.writeInteger(UInt32(0))  // the payload length, filled in below
-        buffer.writeInteger(UInt32(0))  // the checksum, filled in below
+        var gather = RecordGather()
+        self.write(to: &gather)
+        gather.write(to: &buffer)
+    }
+
+    /// Appends the record to `gather`: the header and fixed fields as framing, a call's body
+    /// members as a piece of their own. The length and checksum are filled in once the payload
+    /// is laid out, so no temporary buffer is needed.
+    func write(to gather: inout RecordGather) {
+        let recordStart = gather.byteCount
+        let headerIndex = gather.writeFraming { buffer in
+            let index = buffer.writerIndex
+            buffer.writeInteger(UInt32(0))  // the payload length, filled in below
+            buffer.writeInteger(UInt32(0))  // the checksum, filled in below
+            return index
+        }
+        var checksum: UInt32
         switch self {
         case .accepted(let message):
-            buffer.writeInteger(Self.acceptedType)
-            message.write(to: &buffer)
+            checksum = gather.writeFraming { buffer in
+                buffer.writeInteger(Self.acceptedType)
+                message.writeFields(to: &buffer)
+                buffer.writeStaticString("{")
+                return Self.checksum(of: buffer, from: headerIndex + 8)
+            }
+            gather.appendMembers(message.body.members)
+            checksum = message.body.members.withUnsafeReadableBytes { CRC32C.checksum($0, continuing: checksum) }
+            gather.writeFraming { $0.writeStaticString("}") }
+            checksum = CRC32C.checksum(Self.closingBrace, continuing: checksum)
         case .resolved(let sequence):
-            buffer.writeInteger(Self.resolvedType)
-            buffer.writeInteger(sequence)
+            checksum = gather.writeFraming { buffer in
+                buffer.writeInteger(Self.resolvedType)
+                buffer.writeInteger(sequence)
+                return Self.checksum(of: buffer, from: headerIndex + 8)
+            }
         }
-        let payloadLength = buffer.writerIndex - start - Self.headerLength
-        buffer.setInteger(UInt32(payloadLength), at: start)
-        buffer.setInteger(Self.checksum(of: buffer, typeAt: start + 8, payloadLength: payloadLength), at: start + 4)
+        gather.setFraming(UInt32(gather.byteCount - recordStart - Self.headerLength), at: headerIndex)
+        gather.setFraming(checksum, at: headerIndex + 4)
+    }
+
+    private static let closingBrace: [UInt8] = [UInt8(ascii: "}")]
+
+    /// The CRC-32C of `buffer`'s bytes from `index` to its end.
+    private static func checksum(of buffer: ByteBuffer, from index: Int) -> UInt32 {
+        buffer.withUnsafeReadableBytes { readable in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: readable[(index - buffer.readerIndex)...]))
+        }
     }
 
     /// The CRC-32C of the type byte at `typeIndex` and the payload after it.
@@ -94,7 +126,7 @@ struct SpooledMessage: Equatable {
     var acceptedAtMilliseconds: Int64
     var kind: TrackKind
     var requestID: RequestID
-    var body: ByteBuffer
+    var body: TrackBody
 
     /// The bytes its `accepted` record takes in a segment, header included.
     var recordLength: Int {
@@ -104,10 +136,11 @@ struct SpooledMessage: Equatable {
             case .string(let value): 4 + value.utf8.count
             }
         return SpoolRecord.headerLength + 8 + 8 + 4 + self.kind.rawValue.utf8.count + 1 + requestID + 4
-            + self.body.readableBytes
+            + self.body.byteCount
     }
 
-    func write(to buffer: inout ByteBuffer) {
+    /// Writes everything but the body: the fields, then the body's length.
+    func writeFields(to buffer: inout ByteBuffer) {
         buffer.writeInteger(self.sequence)
         buffer.writeInteger(self.acceptedAtMilliseconds)
         Self.writeString(self.kind.rawValue, to: &buffer)
@@ -119,8 +152,7 @@ struct SpooledMessage: Equatable {
             buffer.writeInteger(UInt8(1))
             Self.writeString(value, to: &buffer)
         }
-        buffer.writeInteger(UInt32(self.body.readableBytes))
-        buffer.writeImmutableBuffer(self.body)
+        buffer.writeInteger(UInt32(self.body.byteCount))
     }
 
     static func read(from buffer: inout ByteBuffer) -> SpooledMessage? {
@@ -142,8 +174,8 @@ struct SpooledMessage: Equatable {
         default:
             return nil
         }
-        guard let length = buffer.readInteger(as: UInt32.self), let body = buffer.readSlice(length: Int(length)),
-            buffer.readableBytes == 0
+        guard let length = buffer.readInteger(as: UInt32.self), let object = buffer.readSlice(length: Int(length)),
+            buffer.readableBytes == 0, let body = TrackBody(object: object)
         else {
             return nil
         }

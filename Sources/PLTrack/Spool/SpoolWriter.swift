@@ -44,13 +44,13 @@ final class SpoolWriter {
     var currentSegmentPath: String { SpoolDirectory.path(ofSegment: self.segmentIndex, in: self.directory) }
 
     /// Appends `records` to the current segment (rolling over first if it is full) with one
-    /// `write(2)`; returns the bytes written, a new segment's header included.
+    /// `writev(2)`; returns the bytes written, a new segment's header included.
     @discardableResult
     func append(_ records: [SpoolRecord]) throws -> Int {
         try self.append(records, marking: nil).bytes
     }
 
-    /// Appends `records` with one `write(2)`, as ``append(_:)``; also returns where the record
+    /// Appends `records` with one `writev(2)` (more past `IOV_MAX` pieces), as ``append(_:)``; also returns where the record
     /// at index `marked` begins in its segment, for a reader that starts there.
     func append(_ records: [SpoolRecord], marking marked: Int?) throws -> (bytes: Int, markedOffset: Int?) {
         let sizeBefore = self.segmentSize
@@ -60,16 +60,16 @@ final class SpoolWriter {
             rolledOver = sizeBefore
         }
         let recordsStart = self.segmentSize
-        var buffer = ByteBuffer()
+        var gather = RecordGather()
         var markedOffset: Int?
         for (index, record) in records.enumerated() {
             if index == marked {
-                markedOffset = recordsStart + buffer.writerIndex
+                markedOffset = recordsStart + gather.byteCount
             }
-            record.write(to: &buffer)
+            record.write(to: &gather)
         }
         do {
-            try self.write(buffer)
+            try self.write(&gather)
         } catch {
             self.cutBack(to: recordsStart)
             throw error
@@ -130,6 +130,25 @@ final class SpoolWriter {
             close(directoryDescriptor)
         }
         self.unsynced = true
+    }
+
+    /// Writes every piece of `gather` in order, with as few `writev(2)` calls as `IOV_MAX` allows.
+    private func write(_ gather: inout RecordGather) throws {
+        let pieces = gather.finish()
+        var vectors = IOVectors(framing: gather.framing, pieces: pieces)
+        defer { vectors.release() }
+        while let batch = vectors.nextBatch() {
+            let written = batch.withUnsafeBufferPointer {
+                Glibc.writev(self.descriptor, $0.baseAddress, Int32($0.count))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(
+                    description: "cannot write \(self.currentSegmentPath): \(String(cString: strerror(errno)))")
+            }
+            vectors.advance(by: written)
+            self.segmentSize += written
+        }
     }
 
     private func write(_ buffer: ByteBuffer) throws {
