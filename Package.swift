@@ -30,12 +30,15 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // glibc's malloc tuning, to give memory back after a burst.
+        .systemLibrary(name: "CMalloc"),
         // CRC-32C with the processor's instruction, for the spool's records.
         .target(name: "CCRC32C"),
         .target(
             name: "PLTrack",
             dependencies: [
                 "CSystemd",
+                "CMalloc",
                 "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -86,6 +86,7 @@ public final class Daemon: Service, Sendable {
     }
 
     public func run() async throws {
+        HeapTrimming.returnFreedMemory()
         let delivery: DeliveryResources
         let listeners: Listeners
         do {
