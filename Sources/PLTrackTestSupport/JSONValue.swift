@@ -2,7 +2,7 @@ import Foundation
 
 /// A JSON value decoded strictly: integers, other numbers and booleans stay distinct, which
 /// the API contract checks need.
-public enum JSONValue: Sendable, Equatable, Decodable {
+public enum JSONValue: Sendable, Hashable, Decodable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -37,8 +37,11 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         case let array as [Any]: self = .array(array.map { JSONValue(foundation: $0) })
         case let string as String: self = .string(string)
         case let number as NSNumber:
-            if String(cString: number.objCType) == "c" {
+            let type = String(cString: number.objCType)
+            if type == "c" {
                 self = .bool(number.boolValue)
+            } else if type == "q" || type == "l" || type == "i" || type == "s" {
+                self = .integer(number.int64Value)
             } else if let integer = Int64(exactly: number.doubleValue), !String(describing: number).contains(".") {
                 self = .integer(integer)
             } else {
@@ -66,6 +69,22 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         case .integer: "integer"
         case .number: "number"
         case .bool: "boolean"
+        case .null: "null"
+        }
+    }
+
+    /// The value as JSON text, object members sorted by name.
+    public var jsonText: String {
+        switch self {
+        case .object(let members):
+            "{"
+                + members.sorted { $0.key < $1.key }.map { JSONValue.string($0.key).jsonText + ":" + $0.value.jsonText }
+                .joined(separator: ",") + "}"
+        case .array(let elements): "[" + elements.map(\.jsonText).joined(separator: ",") + "]"
+        case .string(let string): (try? String(decoding: JSONEncoder().encode(string), as: UTF8.self)) ?? "null"
+        case .integer(let integer): String(integer)
+        case .number(let number): String(number)
+        case .bool(let bool): bool ? "true" : "false"
         case .null: "null"
         }
     }

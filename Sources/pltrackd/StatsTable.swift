@@ -21,7 +21,7 @@ struct StatsTable {
                 ),
                 ("accepted", "\(stats.accepted)"),
                 ("rejected", rejected.isEmpty ? "0" : rejected),
-                ("coalesced", "\(stats.coalesced)"),
+                ("coalesced", Self.coalesced(stats)),
                 ("queued", "\(stats.queued) of \(stats.queueCapacity) (\(stats.retrying) waiting to retry)"),
                 ("in flight", "\(stats.inFlight) of \(stats.workers) workers"),
                 ("delivered", "\(stats.delivered)"),
@@ -62,5 +62,12 @@ struct StatsTable {
         let width = self.rows.map(\.0.count).max() ?? 0
         return self.rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
             .joined(separator: "\n")
+    }
+
+    /// The upstream calls saved, and by which types.
+    private static func coalesced(_ stats: StatsSnapshot) -> String {
+        let byType = stats.coalescedByType.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return byType.isEmpty ? "\(stats.coalesced)" : "\(stats.coalesced) (\(byType))"
     }
 }

@@ -26,7 +26,7 @@ struct CoalescerTests {
         _ = coalescer.insert(first, now: self.start)
         _ = coalescer.insert(self.envelope(8, revision: 1, sequence: 2), now: self.start + .milliseconds(10))
         let outcome = coalescer.insert(self.envelope(7, revision: 2, sequence: 3), now: self.start + .milliseconds(40))
-        #expect(outcome == .replaced(superseded: first))
+        #expect(outcome == .replaced(superseded: first, absorbed: false))
         let due = coalescer.removeDue(now: self.start + .milliseconds(50))
         #expect(due.map(\.sequence) == [3])
         #expect(coalescer.nextDeadline == self.start + .milliseconds(60))

@@ -11,6 +11,7 @@ struct MessageValidatorTests {
         struct Expectation: Decodable, Sendable {
             var ok: Bool
             var kind: String?
+            var path: String?
             var body: String?
             var code: String?
             var messageMentions: String?
@@ -34,7 +35,7 @@ struct MessageValidatorTests {
     }()
 
     @Test func theVectorsAreThere() {
-        #expect(Self.vectors.count > 30)
+        #expect(Self.vectors.count > 60)
     }
 
     @Test(arguments: vectors)
@@ -46,6 +47,7 @@ struct MessageValidatorTests {
             switch message {
             case .track(let track):
                 #expect(vector.expect.kind == "track")
+                #expect(track.kind.path == vector.expect.path)
                 if let body = vector.expect.body {
                     #expect(track.body.description == body)
                 }

@@ -2,7 +2,8 @@ import DequeModule
 import NIOCore
 
 /// Holds each tracking call for at most the coalescing window; a newer call with the same
-/// ``CoalescingKey`` replaces the one waiting, which then counts as coalesced.
+/// ``CoalescingKey`` combines with the one waiting (``CoalescingRules``: metadata merges, the
+/// rest is replaced), and the older one counts as coalesced.
 ///
 /// A replacement keeps the original deadline, so no call waits longer than the window however
 /// often it is superseded. Time is passed in, never read, so tests drive it by hand.
@@ -11,8 +12,9 @@ struct Coalescer {
     enum InsertOutcome: Equatable {
         /// It waits until `deadline`.
         case held(deadline: NIODeadline)
-        /// It replaced `superseded`, which waited under the same key.
-        case replaced(superseded: Envelope)
+        /// It combined with `superseded`, which waited under the same key and ends as coalesced;
+        /// `absorbed` when its values live on in the call that waits now (merged metadata).
+        case replaced(superseded: Envelope, absorbed: Bool)
     }
 
     var window: TimeAmount
@@ -32,9 +34,12 @@ struct Coalescer {
 
     mutating func insert(_ envelope: Envelope, now: NIODeadline) -> InsertOutcome {
         let key = envelope.message.coalescingKey
-        if let superseded = self.entries.updateValue(envelope, forKey: key) {
-            return .replaced(superseded: superseded)
+        if let waiting = self.entries[key] {
+            let combination = CoalescingRules.combine(waiting, envelope)
+            self.entries[key] = combination.kept
+            return .replaced(superseded: combination.ended, absorbed: combination.endedIsAbsorbed)
         }
+        self.entries[key] = envelope
         let deadline = now + self.window
         self.schedule.append((key, deadline))
         return .held(deadline: deadline)

@@ -10,6 +10,9 @@ public struct Envelope: Sendable, Equatable {
     public var acceptedAt: NIODeadline
     /// Upstream attempts made so far.
     public var attempts: Int
+    /// Earlier calls merged into this one (metadata): their spool records are resolved with
+    /// this call's outcome, since their values travel in it.
+    public var absorbed: [UInt64] = []
 
     public init(message: TrackMessage, sequence: UInt64, acceptedAt: NIODeadline, attempts: Int = 0) {
         self.message = message

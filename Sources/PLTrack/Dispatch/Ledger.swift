@@ -11,6 +11,8 @@ public struct Ledger: Sendable, Equatable, Codable {
     public var deadLettered: UInt64 = 0
     /// Calls replaced by a newer one for the same request within the coalescing window.
     public var coalesced: UInt64 = 0
+    /// ``coalesced`` by message type (`track.prompt`, …): the upstream calls saved.
+    public var coalescedByType: [String: UInt64] = [:]
     /// Calls still in the pipeline: coalescing, queued, in flight or waiting to retry.
     public var held: UInt64 = 0
 

@@ -318,7 +318,9 @@ public final class Pipeline: Sendable {
             message: TrackMessage(
                 kind: spooled.kind,
                 replyID: nil,
-                coalescingKey: CoalescingKey(kind: spooled.kind, requestID: spooled.requestID),
+                coalescingKey: CoalescingKey(
+                    kind: spooled.kind, requestID: spooled.requestID,
+                    detail: CoalescingDetail(kind: spooled.kind, body: spooled.body)),
                 body: spooled.body
             ),
             sequence: spooled.sequence,

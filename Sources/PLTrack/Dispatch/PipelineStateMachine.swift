@@ -228,7 +228,7 @@ struct PipelineStateMachine {
 
     /// The call on its way for a request ended; the one parked behind it goes next.
     private mutating func requestEnded(_ envelope: Envelope) {
-        if let next = self.order.finished(envelope.message.coalescingKey) {
+        if let next = self.order.finished(envelope.message.coalescingKey.requestID) {
             self.queue.append(next)
         }
     }
@@ -326,9 +326,8 @@ struct PipelineStateMachine {
         switch self.coalescer.insert(envelope, now: now) {
         case .held(let deadline):
             self.arm(deadline, &effects)
-        case .replaced(let superseded):
-            self.ledger.coalesced += 1
-            self.resolve(superseded, &effects)
+        case .replaced(let superseded, let absorbed):
+            self.coalesced(superseded, absorbed: absorbed, &effects)
         }
     }
 
@@ -339,10 +338,9 @@ struct PipelineStateMachine {
             switch self.order.admit(envelope) {
             case .dispatch:
                 self.queue.append(envelope)
-            case .parked(let superseded):
-                if let superseded {
-                    self.ledger.coalesced += 1
-                    self.resolve(superseded, &effects)
+            case .parked(let ended, let absorbed):
+                if let ended {
+                    self.coalesced(ended, absorbed: absorbed, &effects)
                 }
             }
         }
@@ -363,10 +361,20 @@ struct PipelineStateMachine {
         effects.timer = deadline
     }
 
-    /// Records that `envelope` reached a final outcome, for the flushes waiting on it.
-    private mutating func resolve(_ envelope: Envelope, _ effects: inout PipelineEffects) {
-        if self.isSpooled {
+    /// `envelope` ended as coalesced: one upstream call saved. When it was `absorbed` (merged
+    /// metadata), its spool record stays until the call that carries its values ends.
+    private mutating func coalesced(_ envelope: Envelope, absorbed: Bool, _ effects: inout PipelineEffects) {
+        self.ledger.coalesced += 1
+        self.ledger.coalescedByType[envelope.message.kind.rawValue, default: 0] += 1
+        self.resolve(envelope, onDisk: !absorbed, &effects)
+    }
+
+    /// Records that `envelope` reached a final outcome, for the flushes waiting on it, and,
+    /// `onDisk`, for the spool: its record and those of the calls merged into it.
+    private mutating func resolve(_ envelope: Envelope, onDisk: Bool = true, _ effects: inout PipelineEffects) {
+        if self.isSpooled && onDisk {
             effects.resolved.append(envelope.sequence)
+            effects.resolved += envelope.absorbed
         }
         guard !self.flushWaiters.isEmpty else {
             return

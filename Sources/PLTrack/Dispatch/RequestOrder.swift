@@ -1,41 +1,55 @@
-/// Keeps one call per PromptLayer request on its way upstream at a time, so that a later call's
+import DequeModule
+
+/// Keeps one call per PromptLayer request on its way upstream at a time, whatever its kind,
+/// so that calls for one request reach PromptLayer in the order taken, and a later call's
 /// values win over an earlier one's even when the earlier one is retried or replayed.
 ///
 /// A call whose request has another one ready, in flight or waiting to retry is parked until
-/// that one ends; a newer call for the same request replaces the parked one, as coalescing does.
+/// that one ends, behind the others parked for the request. One with the same
+/// ``CoalescingKey`` as a parked call combines with it (``CoalescingRules``), as coalescing does.
 struct RequestOrder {
     /// What to do with a call that is due for dispatch.
     enum Admission: Equatable {
         /// Nothing else for its request is on its way: dispatch it.
         case dispatch
-        /// It waits for the one on its way; `superseded` is the older call it replaced there.
-        case parked(superseded: Envelope?)
+        /// It waits for the one on its way. When it combined with a parked call, `ended` is
+        /// the older of the two, which ends as coalesced (`absorbed` when its values live on).
+        case parked(ended: Envelope?, absorbed: Bool)
     }
 
-    private var active: Set<CoalescingKey> = []
-    private var parked: [CoalescingKey: Envelope] = [:]
-
+    private var active: Set<RequestID> = []
+    private var parked: [RequestID: Deque<Envelope>] = [:]
     /// Calls parked behind another for the same request.
-    var parkedCount: Int { self.parked.count }
+    private(set) var parkedCount = 0
 
     mutating func admit(_ envelope: Envelope) -> Admission {
-        let key = envelope.message.coalescingKey
-        guard self.active.contains(key) else {
-            self.active.insert(key)
+        let request = envelope.message.coalescingKey.requestID
+        guard self.active.contains(request) else {
+            self.active.insert(request)
             return .dispatch
         }
-        if let waiting = self.parked[key], waiting.sequence > envelope.sequence {
-            return .parked(superseded: envelope)
+        var waiting = self.parked[request] ?? []
+        defer { self.parked[request] = waiting }
+        if let index = waiting.firstIndex(where: { $0.message.coalescingKey == envelope.message.coalescingKey }) {
+            let combination = CoalescingRules.combine(waiting[index], envelope)
+            waiting[index] = combination.kept
+            return .parked(ended: combination.ended, absorbed: combination.endedIsAbsorbed)
         }
-        return .parked(superseded: self.parked.updateValue(envelope, forKey: key))
+        waiting.append(envelope)
+        self.parkedCount += 1
+        return .parked(ended: nil, absorbed: false)
     }
 
-    /// The call for `key` ended; returns the parked one to dispatch next, if any.
-    mutating func finished(_ key: CoalescingKey) -> Envelope? {
-        if let next = self.parked.removeValue(forKey: key) {
-            return next
+    /// The call on its way for `request` ended; returns the next one parked for it, if any.
+    mutating func finished(_ request: RequestID) -> Envelope? {
+        guard var waiting = self.parked.removeValue(forKey: request), let next = waiting.popFirst() else {
+            self.active.remove(request)
+            return nil
         }
-        self.active.remove(key)
-        return nil
+        self.parkedCount -= 1
+        if !waiting.isEmpty {
+            self.parked[request] = waiting
+        }
+        return next
     }
 }

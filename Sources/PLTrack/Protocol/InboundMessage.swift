@@ -51,24 +51,43 @@ public struct TrackMessage: Sendable, Equatable {
 /// The tracking endpoints pltrackd forwards to.
 public enum TrackKind: String, Sendable, Hashable, CaseIterable {
     case prompt = "track.prompt"
+    case metadata = "track.metadata"
+    case score = "track.score"
+    case group = "track.group"
 
     /// The PromptLayer REST path for this kind.
     public var path: String {
         switch self {
         case .prompt: "/rest/track-prompt"
+        case .metadata: "/rest/track-metadata"
+        case .score: "/rest/track-score"
+        case .group: "/rest/track-group"
         }
     }
 }
 
-/// The identity under which tracking calls coalesce: same endpoint, same PromptLayer request.
+/// The identity under which tracking calls coalesce: same endpoint, same PromptLayer request,
+/// and for scores and groups the score's name or the group.
 public struct CoalescingKey: Hashable, Sendable {
     public var kind: TrackKind
     public var requestID: RequestID
+    public var detail: CoalescingDetail
 
-    public init(kind: TrackKind, requestID: RequestID) {
+    public init(kind: TrackKind, requestID: RequestID, detail: CoalescingDetail = .none) {
         self.kind = kind
         self.requestID = requestID
+        self.detail = detail
     }
+}
+
+/// What besides the request tells two calls of one kind apart when coalescing.
+public enum CoalescingDetail: Hashable, Sendable {
+    /// Prompts and metadata: one per request.
+    case none
+    /// A score's `name`; a score without one is PromptLayer's `default`.
+    case scoreName(String)
+    /// A group's `group_id`: different groups for one request stay separate calls.
+    case groupID(Int64)
 }
 
 /// A PromptLayer `request_id`: the API accepts an integer or a string, and they are distinct.

@@ -79,6 +79,36 @@ struct MessageFields {
         return value
     }
 
+    /// `request_id`: an integer that fits in 64 bits, or, where `allowsString`, a non-empty string.
+    func requestID(allowsString: Bool) throws(ProtocolError) -> RequestID {
+        let rule =
+            allowsString
+            ? "field \"request_id\" must be an integer that fits in 64 bits or a non-empty string"
+            : "field \"request_id\" must be an integer that fits in 64 bits"
+        guard let member = self.member("request_id"), member.kind != .null else {
+            throw .invalidMessage("field \"request_id\" is required")
+        }
+        switch member.kind {
+        case .integer(let text):
+            guard let value = self.int64(text) else {
+                throw .invalidMessage(rule)
+            }
+            return .integer(value)
+        case .string(let value) where allowsString && value.scalarCount > 0:
+            return .string(self.text(value))
+        default:
+            throw .invalidMessage(rule)
+        }
+    }
+
+    /// A required integer within `range`, read exactly (never through a `Double`).
+    func requiredInteger(_ name: String, in range: ClosedRange<Int64>) throws(ProtocolError) -> Int64 {
+        guard let value = try self.optionalInteger(name, in: range) else {
+            throw .invalidMessage("field \"\(name)\" is required")
+        }
+        return value
+    }
+
     /// The optional `format` of a `stats` message: `json` (the default) or `prometheus`.
     func statsFormat() throws(ProtocolError) -> StatsFormat {
         guard let member = self.member("format"), member.kind != .null else {
@@ -95,7 +125,7 @@ struct MessageFields {
         Int64(String(decoding: self.bytes[text.range], as: UTF8.self))
     }
 
-    /// The upstream body: every member but `type` and `id`, byte for byte. When the members
+    /// The upstream body: every member but `type`, `id` and those set to `null`, byte for byte. When the members
     /// kept lie together (`type` and `id` first or last), it is a slice of `payload`; otherwise
     /// they are copied, joined by commas.
     func upstreamBody(from payload: ByteBuffer) -> TrackBody {
@@ -128,8 +158,9 @@ struct MessageFields {
         return TrackBody(members: members)
     }
 
-    /// Whether `member` goes upstream: all but `type` and `id`.
+    /// Whether `member` goes upstream: all but `type`, `id`, and members whose value is `null`
+    /// (an optional field given as `null` is absent, and PromptLayer is sent it absent).
     private func isForwarded(_ member: JSONMember) -> Bool {
-        !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes)
+        member.kind != .null && !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes)
     }
 }

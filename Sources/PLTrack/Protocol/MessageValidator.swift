@@ -44,6 +44,11 @@ public struct MessageValidator: Sendable {
         do throws(ProtocolError) {
             replyID = try fields.replyID()
             try fields.rejectRepeatedKeys()
+            if fields.member("api_key") != nil {
+                throw ProtocolError.invalidMessage(
+                    "field \"api_key\" is not allowed: the API key belongs to the daemon (its key file), never to a message"
+                )
+            }
             return .message(try Self.message(of: fields, replyID: replyID, payload: payload))
         } catch {
             return .rejected(error, replyID: replyID)
@@ -59,6 +64,12 @@ public struct MessageValidator: Sendable {
         switch type {
         case TrackKind.prompt.rawValue:
             return .track(try TrackPromptRules.validate(fields, replyID: replyID, payload: payload))
+        case TrackKind.metadata.rawValue:
+            return .track(try TrackMetadataRules.validate(fields, replyID: replyID, payload: payload))
+        case TrackKind.score.rawValue:
+            return .track(try TrackScoreRules.validate(fields, replyID: replyID, payload: payload))
+        case TrackKind.group.rawValue:
+            return .track(try TrackGroupRules.validate(fields, replyID: replyID, payload: payload))
         case "stats":
             return .stats(id: replyID, format: try fields.statsFormat())
         case "ping":

@@ -11,7 +11,7 @@ enum TrackPromptRules {
         guard promptName.scalarCount > 0 else {
             throw .invalidMessage("field \"prompt_name\" must be a non-empty string")
         }
-        let requestID = try Self.requestID(fields)
+        let requestID = try fields.requestID(allowsString: true)
         if let variables = fields.member("prompt_input_variables"), variables.kind != .object, variables.kind != .null {
             throw .invalidMessage("field \"prompt_input_variables\" must be an object, not \(variables.kind.article)")
         }
@@ -26,25 +26,6 @@ enum TrackPromptRules {
             coalescingKey: CoalescingKey(kind: .prompt, requestID: requestID),
             body: fields.upstreamBody(from: payload)
         )
-    }
-
-    /// `request_id`: an integer that fits in 64 bits, or a non-empty string.
-    private static func requestID(_ fields: MessageFields) throws(ProtocolError) -> RequestID {
-        let rule = "field \"request_id\" must be an integer that fits in 64 bits or a non-empty string"
-        guard let member = fields.member("request_id"), member.kind != .null else {
-            throw .invalidMessage("field \"request_id\" is required")
-        }
-        switch member.kind {
-        case .integer(let text):
-            guard let value = fields.int64(text) else {
-                throw .invalidMessage(rule)
-            }
-            return .integer(value)
-        case .string(let value) where value.scalarCount > 0:
-            return .string(fields.text(value))
-        default:
-            throw .invalidMessage(rule)
-        }
     }
 
     /// `label`: a string of 1 to 512 characters.

@@ -17,6 +17,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     /// Frames answered with an error, by error code.
     public var rejected: [String: Int]
     public var coalesced: UInt64
+    /// Upstream calls saved by coalescing, by message type.
+    public var coalescedByType: [String: UInt64]
     /// Calls waiting for a worker: coalescing, ready or waiting to retry.
     public var queued: Int
     public var retrying: Int
@@ -60,6 +62,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.accepted = ledger.accepted
         self.rejected = stats.rejectionsByCode
         self.coalesced = ledger.coalesced
+        self.coalescedByType = ledger.coalescedByType
         self.queued = occupancy.queued
         self.retrying = occupancy.retrying
         self.inFlight = occupancy.inFlight
