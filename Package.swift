@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "pltrackd", targets: ["pltrackd"]),
         .executable(name: "pltrackd-bench", targets: ["pltrackd-bench"]),
         .library(name: "PLTrack", targets: ["PLTrack"]),
+        // The client for apps: standard library and Foundation only, none of the daemon's packages.
+        .library(name: "PLTrackClient", targets: ["PLTrackClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -66,6 +68,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "PLTrackClient", path: "protocol/clients/swift/Sources/PLTrackClient", swiftSettings: swiftSettings),
         // The benchmark's load generator and HTTP sink (scripts/bench.sh). It does not link
         // PLTrack, so it speaks the wire protocol from protocol/SPEC.md on its own.
         .executableTarget(
@@ -98,6 +101,7 @@ let package = Package(
             name: "PLTrackTests",
             dependencies: [
                 "PLTrack",
+                "PLTrackClient",
                 "PLTrackTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

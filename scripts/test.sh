@@ -10,6 +10,8 @@ source scripts/ensure-packages.sh
 need=(libsystemd-dev pkg-config systemd ca-certificates bsdutils)  # bsdutils: script(1), a terminal for tests
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)  # the Node.js client is installed with npm in the tests
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)  # and the Python one with pip, in a venv
 ensure_packages "${need[@]}"
 
 swift build --build-tests

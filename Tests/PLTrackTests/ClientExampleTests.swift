@@ -3,10 +3,10 @@ import PLTrack
 import PLTrackTestSupport
 import Testing
 
-/// The Python and Node.js clients in `clients/`, written from `protocol/SPEC.md` alone, run
+/// The Python and Node.js clients in `protocol/clients/`, written from `protocol/SPEC.md` alone, run
 /// their own checks against a real daemon.
 struct ClientExampleTests {
-    @Test(arguments: [("python3", "clients/python/example.py"), ("node", "clients/node/example.js")])
+    @Test(arguments: [("python3", "protocol/clients/python/example.py"), ("node", "protocol/clients/node/example.js")])
     func theClientExamplePassesItsChecks(_ interpreter: String, _ script: String) async throws {
         let program = try #require(
             BuildProducts.onPath(interpreter), "\(interpreter) is not installed; scripts/test.sh installs it")

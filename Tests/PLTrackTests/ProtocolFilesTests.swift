@@ -1,4 +1,5 @@
 import Foundation
+import PLTrackClient
 import PLTrackTestSupport
 import Testing
 
@@ -34,25 +35,26 @@ struct ProtocolFilesTests {
         let upstream = try await FakeUpstream()
         // No window: every accepted call goes upstream as it is, one flush at a time.
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
-        try await TestClient.connect(to: daemon.socketPath) { client async throws in
-            for vector in MessageValidatorTests.vectors {
-                try await client.send(vector.payload)
-                try await client.send(#"{"type":"flush","id":"after-vector"}"#)
-                var replies: [JSONValue] = []
-                while let reply = try await client.reply(), reply["id"] != .string("after-vector") {
-                    replies.append(reply)
+        // Through the shipped Swift client's connection, as an app would send them.
+        let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(30))
+        for vector in MessageValidatorTests.vectors {
+            try connection.send(Array(vector.payload.utf8))
+            try connection.send(Array(#"{"type":"flush","id":"after-vector"}"#.utf8))
+            var replies: [JSONValue] = []
+            while case let reply = try JSONValue.parse(connection.nextReply()), reply["id"] != .string("after-vector") {
+                replies.append(reply)
+            }
+            Self.check(replies, against: vector)
+            if vector.expect.ok, vector.expect.kind == "track" {
+                let last = upstream.succeeded.last
+                #expect(last?.path == vector.expect.path, "\(vector.name)")
+                if let body = vector.expect.body {
+                    #expect(last.map { String(decoding: $0.body, as: UTF8.self) } == body, "\(vector.name)")
                 }
-                Self.check(replies, against: vector)
-                if vector.expect.ok, vector.expect.kind == "track" {
-                    let last = upstream.succeeded.last
-                    #expect(last?.path == vector.expect.path, "\(vector.name)")
-                    if let body = vector.expect.body {
-                        #expect(last.map { String(decoding: $0.body, as: UTF8.self) } == body, "\(vector.name)")
-                    }
-                    #expect(last?.apiKey == upstream.expectedAPIKey)
-                }
+                #expect(last?.apiKey == upstream.expectedAPIKey)
             }
         }
+        connection.close()
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()

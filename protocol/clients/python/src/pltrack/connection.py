@@ -1,4 +1,4 @@
-"""A small client for pltrackd, the PromptLayer tracking sidecar.
+"""The connection to pltrackd: frames, replies matched by id, timeouts.
 
 Written from ``protocol/SPEC.md`` (wire protocol version 1) using only the
 Python standard library.
@@ -8,7 +8,7 @@ followed by N bytes of UTF-8 JSON holding exactly one object.
 
 Example::
 
-    from pltrack import Client, PltrackError
+    from pltrack.connection import Client, PltrackError
 
     with Client() as c:                      # $PLTRACKD_SOCKET or the default path
         c.track_prompt(prompt_name="greeting", request_id=123)   # no reply
@@ -237,7 +237,9 @@ class Client:
         ``overloaded`` or ``frame_too_large``), that error reply is raised as
         :class:`PltrackError` when it can still be read.
         """
-        frame = encode_frame(message, self.max_frame_length)
+        self._write(encode_frame(message, self.max_frame_length))
+
+    def _write(self, frame: bytes) -> None:
         sock = self._require_socket()
         sock.settimeout(self.timeout)
         try:
@@ -249,6 +251,10 @@ class Client:
             self._salvage()
             self._shut(PltrackConnectionError(f"write failed: {exc}"))
             raise self._close_error from exc
+
+    def send_raw(self, payload: bytes) -> None:
+        """Write ``payload`` (JSON text, sent as it is) as one frame, as :meth:`send` does."""
+        self._write(_HEADER.pack(len(payload)) + payload)
 
     def request(self, message: dict, wait: float | None = None) -> dict:
         """Send ``message`` with a fresh integer ``id`` and return its reply.

@@ -262,14 +262,26 @@ class Client {
    * longer than the timeout (the frame then stays queued and is still sent).
    */
   send(message) {
-    if (this._closed || !this._socket) {
-      return Promise.reject(this._closeError || new PltrackConnectionError('the client is closed'));
-    }
     let frame;
     try {
       frame = encodeFrame(message, this.maxFrameLength);
     } catch (err) {
       return Promise.reject(err);
+    }
+    return this._write(frame);
+  }
+
+  /** Write `payload` (JSON text, a string or Buffer, sent as it is) as one frame, as send() does. */
+  sendRaw(payload) {
+    const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(bytes.length, 0);
+    return this._write(Buffer.concat([header, bytes]));
+  }
+
+  _write(frame) {
+    if (this._closed || !this._socket) {
+      return Promise.reject(this._closeError || new PltrackConnectionError('the client is closed'));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(

@@ -1,0 +1,232 @@
+import Foundation
+import PLTrack
+import PLTrackClient
+import PLTrackTestSupport
+import Synchronization
+import Testing
+
+/// The clients in `protocol/clients/`, installed as an app installs them (Python with pip into a
+/// fresh virtual environment, Node.js with npm from its folder, Swift as the `PLTrackClient`
+/// library), run the contract files against a live daemon delivering to a real HTTP server.
+/// For the SDK's calls, what the server receives is compared with what the SDK would send.
+@Suite(.serialized)
+struct ClientPackageTests {
+    struct SDKCall: Decodable, Sendable {
+        struct Upstream: Decodable, Sendable {
+            var path: String
+            var body: JSONValue
+        }
+        var call: String
+        var args: JSONValue
+        var sdkBody: JSONValue
+        var upstream: Upstream
+    }
+
+    static let sdkCalls: [SDKCall] = {
+        struct File: Decodable { var calls: [SDKCall] }
+        let url = BuildProducts.packageRoot.appendingPathComponent("protocol/sdk-calls.json")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (try? decoder.decode(File.self, from: Data(contentsOf: url)).calls) ?? []
+    }()
+
+    @Test func thePythonPackageInstalledWithPipPassesTheVectorsAndTheSchemasAndMakesTheSDKsCalls() async throws {
+        let python = try #require(
+            BuildProducts.onPath("python3"), "python3 is not installed; scripts/test.sh installs it")
+        let environment = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pltrack-venv-\(UUID().uuidString.prefix(8))"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: environment) }
+        try await Self.succeed(ChildProcess(python, ["-m", "venv", environment]))
+        try await Self.succeed(
+            ChildProcess(
+                environment + "/bin/pip",
+                [
+                    "install", "--quiet",
+                    BuildProducts.packageRoot.appendingPathComponent("protocol/clients/python").path,
+                    // For the check of protocol/schemas/ only; the client itself needs nothing.
+                    "jsonschema",
+                ]))
+        let script = BuildProducts.packageRoot.appendingPathComponent("protocol/clients/python/tests/check_daemon.py")
+            .path
+        try await Self.withDaemon { socket in
+            // Run from elsewhere, so `import pltrack` finds the installed package, not the source.
+            try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "vectors"]))
+            try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "sdk"]))
+            try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "schemas"]))
+        } received: { received in
+            Self.expectSDKCalls(in: received, offsets: [0, 1000])
+        }
+    }
+
+    @Test func theNodePackageInstalledWithNpmPassesTheVectorsAndMakesTheSDKsCalls() async throws {
+        let npm = try #require(BuildProducts.onPath("npm"), "npm is not installed; scripts/test.sh installs it")
+        let node = try #require(BuildProducts.onPath("node"))
+        let app = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pltrack-npm-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: app, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: app) }
+        var install = ChildProcess(
+            npm,
+            [
+                "install", "--no-audit", "--no-fund", "--offline",
+                BuildProducts.packageRoot.appendingPathComponent("protocol/clients/node").path,
+            ])
+        install.currentDirectory = app.path
+        try await Self.succeed(install)
+        let script = BuildProducts.packageRoot.appendingPathComponent("protocol/clients/node/test/check-daemon.js").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["NODE_PATH"] = app.appendingPathComponent("node_modules").path
+        try await Self.withDaemon { socket in
+            try await Self.passes(
+                ChildProcess(node, [script, "--socket", socket, "vectors"], environment: environment))
+            try await Self.passes(ChildProcess(node, [script, "--socket", socket, "sdk"], environment: environment))
+        } received: { received in
+            Self.expectSDKCalls(in: received, offsets: [2000])
+        }
+    }
+
+    @Test func theSwiftClientMakesTheSDKsCalls() async throws {
+        try await Self.withDaemon { socket in
+            let client = PLTrackClient(socketPath: socket, timeout: .seconds(10), acknowledged: true)
+            for call in Self.sdkCalls {
+                let taken = Self.make(call, through: client, requestOffset: 3000)
+                #expect(taken, "\(call.call) \(call.args)")
+            }
+            #expect(client.flush())
+            #expect(client.lost == 0 && client.rejected == 0)
+        } received: { received in
+            Self.expectSDKCalls(in: received, offsets: [3000])
+        }
+    }
+
+    @Test func theSwiftClientCountsWhatItCannotHandOverAndReconnectsAfterARestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pltrack-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let socket = directory.appendingPathComponent("pltrackd.sock").path
+        let lost = LostCalls()
+        let client = PLTrackClient(socketPath: socket, timeout: .seconds(10), acknowledged: true) { type, _ in
+            lost.add(type)
+        }
+        #expect(!client.track.score(.init(requestID: 1, score: 5)), "no daemon yet")
+        #expect(client.lost == 1)
+        #expect(lost.types == ["track.score"])
+        let upstream = try await FakeUpstream()
+        // One daemon, then another on the same socket: the client's connection to the first
+        // answers `shutting_down` or is closed, and the call goes to the second.
+        for groupID in 1...2 as ClosedRange<Int64> {
+            let daemon = try await DaemonHarness(upstream: upstream) { $0.socketPath = socket }
+            #expect(client.track.group(.init(requestID: 1, groupID: groupID)))
+            #expect(client.flush())
+            try await daemon.stop()
+            daemon.removeFiles()
+        }
+        #expect(client.lost == 1)
+        #expect(client.refusals == [], "\(client.refusals)")
+        #expect(client.rejected == 0)
+        #expect(upstream.succeeded.compactMap { $0.json?["group_id"]?.integer } == [1, 2])
+        await upstream.stop()
+    }
+
+    // MARK: Helpers
+
+    /// Checks that PromptLayer received every SDK call, once per offset added to its request id:
+    /// the same fields and values as the SDK sends, `null` left out, the key in the header.
+    private static func expectSDKCalls(in received: [FakeUpstream.Request], offsets: [Int64]) {
+        #expect(Self.sdkCalls.count >= 7)
+        for offset in offsets {
+            for call in Self.sdkCalls {
+                let requestID = (call.upstream.body["request_id"]?.integer ?? 0) + offset
+                let matching = received.filter { $0.json?["request_id"]?.integer == requestID }
+                #expect(matching.count == 1, "request \(requestID): \(matching.map(\.path))")
+                #expect(matching.first?.path == call.upstream.path)
+                #expect(matching.first?.json == Self.shifted(call.upstream.body, by: offset))
+                #expect(matching.first?.json == Self.shifted(Self.withoutNulls(call.sdkBody), by: offset))
+            }
+        }
+    }
+
+    private static func shifted(_ body: JSONValue, by offset: Int64) -> JSONValue {
+        guard case .object(var members) = body, let requestID = members["request_id"]?.integer else {
+            return body
+        }
+        members["request_id"] = .integer(requestID + offset)
+        return .object(members)
+    }
+
+    private static func withoutNulls(_ body: JSONValue) -> JSONValue {
+        guard case .object(let members) = body else {
+            return body
+        }
+        return .object(members.filter { $0.value != .null })
+    }
+
+    private static func make(_ call: SDKCall, through client: PLTrackClient, requestOffset offset: Int64) -> Bool {
+        let args = call.args
+        let requestID = (args["request_id"]?.integer ?? 0) + offset
+        switch call.call {
+        case "prompt":
+            var variables: [String: PLTrackJSON]?
+            if case .object(let members)? = args["prompt_input_variables"] {
+                variables = members.compactMapValues { $0.string.map(PLTrackJSON.string) }
+            }
+            return client.track.prompt(
+                .init(
+                    requestID: .integer(requestID), promptName: args["prompt_name"]?.string ?? "",
+                    promptInputVariables: variables, version: args["version"]?.integer.map { Int($0) },
+                    label: args["label"]?.string))
+        case "metadata":
+            var metadata: [String: String] = [:]
+            if case .object(let members)? = args["metadata"] {
+                metadata = members.compactMapValues(\.string)
+            }
+            return client.track.metadata(.init(requestID: .integer(requestID), metadata: metadata))
+        case "score":
+            return client.track.score(
+                .init(
+                    requestID: requestID, score: Int(args["score"]?.integer ?? -1),
+                    scoreName: args["score_name"]?.string))
+        default:
+            return client.track.group(.init(requestID: requestID, groupID: args["group_id"]?.integer ?? 0))
+        }
+    }
+
+    /// Runs `body` with the socket of a daemon that delivers to a fake PromptLayer, then hands
+    /// `received` what it got.
+    private static func withDaemon(
+        _ body: (String) async throws -> Void, received: ([FakeUpstream.Request]) -> Void
+    ) async throws {
+        let upstream = try await FakeUpstream()
+        let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
+        try await body(daemon.socketPath)
+        let requests = upstream.succeeded
+        #expect(requests.allSatisfy { $0.apiKey == upstream.expectedAPIKey })
+        #expect(upstream.violations.isEmpty, "\(upstream.violations)")
+        try await daemon.stop()
+        await upstream.stop()
+        daemon.removeFiles()
+        received(requests)
+    }
+
+    private static func succeed(_ process: ChildProcess) async throws {
+        let outcome = try await process.run()
+        #expect(outcome.status == 0, "\(process.executable) \(process.arguments): \(outcome.standardError)")
+    }
+
+    /// Runs a contract check and expects its closing line to report no failure.
+    private static func passes(_ process: ChildProcess) async throws {
+        let outcome = try await process.run()
+        let summary = outcome.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(outcome.status == 0, "\(outcome.standardOutput)\(outcome.standardError)")
+        #expect(summary.hasSuffix(" 0 failed") && !summary.hasPrefix("error"), "\(summary)")
+    }
+}
+
+/// The calls a client reported lost, collected from its callback.
+final class LostCalls: Sendable {
+    private let collected = Mutex<[String]>([])
+    func add(_ type: String) { self.collected.withLock { $0.append(type) } }
+    var types: [String] { self.collected.withLock { $0 } }
+}
