@@ -122,7 +122,9 @@ final class SpoolWriter {
         self.descriptor = fd
         self.segmentSize = 0
         self.mustRollOver = false
-        try self.write(SegmentReplay.header())
+        var header = RecordGather()
+        header.writeFraming { $0.writeImmutableBuffer(SegmentReplay.header()) }
+        try self.write(&header)
         // The new file's name must survive a crash too.
         let directoryDescriptor = open(self.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryDescriptor >= 0 {
@@ -147,20 +149,6 @@ final class SpoolWriter {
                     description: "cannot write \(self.currentSegmentPath): \(String(cString: strerror(errno)))")
             }
             vectors.advance(by: written)
-            self.segmentSize += written
-        }
-    }
-
-    private func write(_ buffer: ByteBuffer) throws {
-        var remaining = buffer
-        while remaining.readableBytes > 0 {
-            let written = remaining.withUnsafeReadableBytes { Glibc.write(self.descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw WriteError(
-                    description: "cannot write \(self.currentSegmentPath): \(String(cString: strerror(errno)))")
-            }
-            remaining.moveReaderIndex(forwardBy: written)
             self.segmentSize += written
         }
     }

@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import struct
 from typing import Any, Callable
 
-from .connection import DEFAULT_MAX_FRAME_LENGTH, PltrackError, default_socket_path, encode_frame
-from .tracking import DEFAULT_TIMEOUT, TrackMessages
+from .connection import DEFAULT_MAX_FRAME_LENGTH, PltrackError, encode_frame
+from .tracking import DEFAULT_TIMEOUT, TrackingClient
 
-_log = logging.getLogger("pltrack")
 _HEADER = struct.Struct(">I")
 
 
-class AsyncPLTrack:
+class AsyncPLTrack(TrackingClient):
     """``PLTrack`` for asyncio: ``await client.track.prompt(...)``, the same arguments.
 
     It connects on the first call and again after the daemon restarts; no call waits longer
@@ -27,15 +25,7 @@ class AsyncPLTrack:
     def __init__(self, socket_path: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
                  acknowledged: bool = False, max_frame_length: int | None = DEFAULT_MAX_FRAME_LENGTH,
                  on_lost: Callable[[dict, str], None] | None = None):
-        self.socket_path = socket_path or default_socket_path()
-        self.timeout = timeout
-        self.acknowledged = acknowledged
-        self.max_frame_length = max_frame_length
-        self.on_lost = on_lost
-        self.lost = 0
-        self.rejected = 0
-        self.errors: list[PltrackError] = []
-        self.track = TrackMessages(self._hand_over)
+        super().__init__(socket_path, timeout, acknowledged, max_frame_length, on_lost)
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._writer: asyncio.StreamWriter | None = None
@@ -83,12 +73,7 @@ class AsyncPLTrack:
                 reason = str(error) or type(error).__name__
                 async with self._lock:
                     await self._drop_connection()
-        self.lost += 1
-        _log.warning("pltrack: %s for request %r not handed to pltrackd: %s",
-                     message.get("type"), message.get("request_id"), reason)
-        if self.on_lost is not None:
-            self.on_lost(message, reason)
-        return False
+        return self._lose(message, reason)
 
     async def _request(self, message: dict, wait: float) -> dict | None:
         try:
@@ -144,7 +129,4 @@ class AsyncPLTrack:
 
     def _note_error(self, reply: dict) -> None:
         error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
-        refusal = PltrackError(str(error.get("code", "unknown")), str(error.get("message", "")), reply)
-        self.rejected += 1
-        self.errors = (self.errors + [refusal])[-100:]
-        _log.warning("pltrack: pltrackd refused a call: %s: %s", refusal.code, refusal.message)
+        self._note_errors([PltrackError(str(error.get("code", "unknown")), str(error.get("message", "")), reply)])

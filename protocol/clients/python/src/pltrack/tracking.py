@@ -16,7 +16,43 @@ _log = logging.getLogger("pltrack")
 DEFAULT_TIMEOUT = 0.25
 
 
-class PLTrack:
+class TrackingClient:
+    """What the blocking and the asyncio clients share: their settings, counters and reports."""
+
+    def __init__(self, socket_path: str | None, timeout: float, acknowledged: bool,
+                 max_frame_length: int | None, on_lost: Callable[[dict, str], None] | None):
+        self.socket_path = socket_path or default_socket_path()
+        self.timeout = timeout
+        self.acknowledged = acknowledged
+        self.max_frame_length = max_frame_length
+        self.on_lost = on_lost
+        #: Calls that could not be handed over (not connected, timed out, too large).
+        self.lost = 0
+        #: Calls the daemon answered with an error (acknowledged calls, or id-less errors read).
+        self.rejected = 0
+        #: The last errors the daemon answered, newest last (at most 100).
+        self.errors: list[PltrackError] = []
+        self.track = TrackMessages(self._hand_over)
+
+    def _hand_over(self, message: dict) -> Any:
+        raise NotImplementedError
+
+    def _lose(self, message: dict, reason: str) -> bool:
+        self.lost += 1
+        _log.warning("pltrack: %s for request %r not handed to pltrackd: %s",
+                     message.get("type"), message.get("request_id"), reason)
+        if self.on_lost is not None:
+            self.on_lost(message, reason)
+        return False
+
+    def _note_errors(self, errors: list[PltrackError]) -> None:
+        for error in errors:
+            self.rejected += 1
+            _log.warning("pltrack: pltrackd refused a call: %s: %s", error.code, error.message)
+        self.errors = (self.errors + errors)[-100:]
+
+
+class PLTrack(TrackingClient):
     """A drop-in for the PromptLayer SDK's tracking calls, sent to the local pltrackd.
 
     :param socket_path: the daemon's socket; else ``$PLTRACKD_SOCKET``, else the default path.
@@ -35,18 +71,7 @@ class PLTrack:
     def __init__(self, socket_path: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
                  acknowledged: bool = False, max_frame_length: int | None = DEFAULT_MAX_FRAME_LENGTH,
                  on_lost: Callable[[dict, str], None] | None = None):
-        self.socket_path = socket_path or default_socket_path()
-        self.timeout = timeout
-        self.acknowledged = acknowledged
-        self.max_frame_length = max_frame_length
-        self.on_lost = on_lost
-        #: Calls that could not be handed over (not connected, timed out, too large).
-        self.lost = 0
-        #: Calls the daemon answered with an error (acknowledged calls, or id-less errors read).
-        self.rejected = 0
-        #: The last errors the daemon answered, newest last (at most 100).
-        self.errors: list[PltrackError] = []
-        self.track = TrackMessages(self._hand_over)
+        super().__init__(socket_path, timeout, acknowledged, max_frame_length, on_lost)
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -97,12 +122,7 @@ class PLTrack:
                 except (OSError, TimeoutError) as error:
                     reason = str(error) or type(error).__name__
                     self._drop_connection()
-            self.lost += 1
-            _log.warning("pltrack: %s for request %r not handed to pltrackd: %s",
-                         message.get("type"), message.get("request_id"), reason)
-            if self.on_lost is not None:
-                self.on_lost(message, reason)
-            return False
+            return self._lose(message, reason)
 
     def _exchange(self, operation: Callable[[Client], Any]) -> Any:
         with self._lock:
@@ -124,13 +144,6 @@ class PLTrack:
             self._note_errors(self._client.drain_errors())
             self._client.close()
             self._client = None
-
-    def _note_errors(self, errors: list[PltrackError]) -> None:
-        for error in errors:
-            self.rejected += 1
-            _log.warning("pltrack: pltrackd refused a call: %s: %s", error.code, error.message)
-        self.errors = (self.errors + errors)[-100:]
-
 
 class TrackMessages:
     """``client.track``: the SDK's four calls, with its names and arguments."""
