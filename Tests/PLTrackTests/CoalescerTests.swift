@@ -41,4 +41,25 @@ struct CoalescerTests {
         #expect(coalescer.count == 100)
         #expect(coalescer.removeAll().map(\.sequence) == Array(1...100))
     }
+
+    @Test func aShorterWindowOnReloadHoldsNoCallPastItAndKeepsTheDeadlinesInOrder() {
+        var coalescer = Coalescer(window: .milliseconds(500))
+        _ = coalescer.insert(self.envelope(1, revision: 0, sequence: 1), now: self.start)
+        coalescer.setWindow(.milliseconds(10), now: self.start + .milliseconds(5))
+        _ = coalescer.insert(self.envelope(2, revision: 0, sequence: 2), now: self.start + .milliseconds(6))
+        // The call taken under the old window is due by the new one too, and the later call
+        // is not stuck behind it.
+        #expect(coalescer.nextDeadline == self.start + .milliseconds(15))
+        #expect(coalescer.removeDue(now: self.start + .milliseconds(16)).map(\.sequence) == [1, 2])
+        #expect(coalescer.count == 0)
+    }
+
+    @Test func aLongerWindowOnReloadLeavesTheCallsAlreadyHeldAsTheyAre() {
+        var coalescer = Coalescer(window: .milliseconds(10))
+        _ = coalescer.insert(self.envelope(1, revision: 0, sequence: 1), now: self.start)
+        coalescer.setWindow(.milliseconds(500), now: self.start + .milliseconds(5))
+        _ = coalescer.insert(self.envelope(2, revision: 0, sequence: 2), now: self.start + .milliseconds(6))
+        #expect(coalescer.removeDue(now: self.start + .milliseconds(10)).map(\.sequence) == [1])
+        #expect(coalescer.nextDeadline == self.start + .milliseconds(506))
+    }
 }

@@ -17,12 +17,25 @@ struct Coalescer {
         case replaced(superseded: Envelope, absorbed: Bool)
     }
 
-    var window: TimeAmount
+    private(set) var window: TimeAmount
     private var entries: [CoalescingKey: Envelope] = [:]
     /// Keys in arrival order with their deadlines; deadlines grow along it, so the due ones are a prefix.
     private var schedule: Deque<(key: CoalescingKey, deadline: NIODeadline)> = []
 
     init(window: TimeAmount) {
+        self.window = window
+    }
+
+    /// Applies a reloaded window at `now`. A shorter one also shortens the wait of the calls
+    /// already held, so none waits past it and the deadlines stay in order: each becomes at most
+    /// `now + window`, which no later call's deadline comes before.
+    mutating func setWindow(_ window: TimeAmount, now: NIODeadline) {
+        if window < self.window {
+            let latest = now + window
+            for index in self.schedule.indices where self.schedule[index].deadline > latest {
+                self.schedule[index].deadline = latest
+            }
+        }
         self.window = window
     }
 

@@ -244,7 +244,8 @@ public final class Pipeline: Sendable {
     /// Applies a reloaded queue capacity and coalescing window.
     public func reconfigure(capacity: Int, coalescingWindow: TimeAmount) {
         let work = self.locked.withLockedValue { state in
-            self.settle(state.machine.reconfigure(capacity: capacity, coalescingWindow: coalescingWindow), &state)
+            self.settle(
+                state.machine.reconfigure(capacity: capacity, coalescingWindow: coalescingWindow, now: .now()), &state)
         }
         self.perform(work)
     }

@@ -263,11 +263,15 @@ struct PipelineStateMachine {
         return false
     }
 
-    /// Applies a reloaded capacity and window; calls already coalescing keep their deadlines.
-    mutating func reconfigure(capacity: Int, coalescingWindow: TimeAmount) -> PipelineEffects {
+    /// Applies a reloaded capacity and window; a shorter window shortens the wait of the calls
+    /// already coalescing too.
+    mutating func reconfigure(capacity: Int, coalescingWindow: TimeAmount, now: NIODeadline) -> PipelineEffects {
         var effects = PipelineEffects()
         self.capacity = capacity
-        self.coalescer.window = coalescingWindow
+        self.coalescer.setWindow(coalescingWindow, now: now)
+        if let next = self.coalescer.nextDeadline {
+            self.arm(next, &effects)
+        }
         self.timerSlack = Self.slack(for: coalescingWindow)
         self.releaseIngest(&effects)
         return effects
