@@ -208,19 +208,33 @@ public final class Pipeline: Sendable {
     /// The next call to send, or `nil` once the pipeline has stopped; in the worker's isolation,
     /// so a worker on an event loop stays there when work is ready.
     func nextEnvelope(for worker: WorkerID, isolation: isolated (any Actor)? = #isolation) async -> Envelope? {
-        await withCheckedContinuation(isolation: isolation) { continuation in
-            let outcome = self.locked.withLockedValue { state in
-                let outcome = state.machine.workerRequestsWork(worker)
-                if case .wait = outcome {
-                    state.idleWorkers[worker] = continuation
+        await withTaskCancellationHandler {
+            await withCheckedContinuation(isolation: isolation) { continuation in
+                let outcome = self.locked.withLockedValue { state in
+                    // Checked under the lock that the cancellation handler takes too, so a
+                    // worker cancelled before it got here does not wait at all.
+                    guard !Task.isCancelled else {
+                        return PipelineStateMachine.WorkRequestOutcome.stop
+                    }
+                    let outcome = state.machine.workerRequestsWork(worker)
+                    if case .wait = outcome {
+                        state.idleWorkers[worker] = continuation
+                    }
+                    return outcome
                 }
-                return outcome
+                switch outcome {
+                case .assigned(let envelope): continuation.resume(returning: envelope)
+                case .stop: continuation.resume(returning: nil)
+                case .wait: break
+                }
             }
-            switch outcome {
-            case .assigned(let envelope): continuation.resume(returning: envelope)
-            case .stop: continuation.resume(returning: nil)
-            case .wait: break
+        } onCancel: {
+            // A cancelled worker stops waiting, and no call is handed to it any more.
+            let waiting = self.locked.withLockedValue { state in
+                state.machine.workerWithdrew(worker)
+                return state.idleWorkers.removeValue(forKey: worker)
             }
+            waiting?.resume(returning: nil)
         }
     }
 

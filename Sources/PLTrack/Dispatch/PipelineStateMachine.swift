@@ -204,6 +204,11 @@ struct PipelineStateMachine {
         return .wait
     }
 
+    /// A waiting worker was cancelled: it gets no more work.
+    mutating func workerWithdrew(_ worker: WorkerID) {
+        self.idleWorkers.removeAll { $0 == worker }
+    }
+
     mutating func attemptFinished(_ envelope: Envelope, _ result: AttemptResult) -> PipelineEffects {
         var effects = PipelineEffects()
         self.inFlight -= 1
