@@ -101,4 +101,30 @@ struct ConnectionHandlerTests {
         #expect(connection.stats.count(DaemonStats.Names.framesReceived) == 4)
         #expect(try connection.channel.finish().isClean)
     }
+
+    /// A review found frames parked by backpressure validated and counted a second time when
+    /// reading resumed.
+    @MainActor
+    @Test func framesParkedWhilePausedAreValidatedAndCountedOnceWhenReadingResumes() async throws {
+        let connection = try ConnectionHandlerTests(capacity: 2)
+        try connection.channel.writeInbound(
+            Self.frames([Self.track(1, id: 1), Self.track(2, id: 2), Self.track(3, id: 3)]))
+        // Read while paused: parked as read.
+        try connection.channel.writeInbound(
+            Self.frames([#"{"type":"track.prompt","id":"bad","request_id":5}"#, Self.track(4, id: 4)]))
+        // Room again: release what coalesces and deliver it.
+        _ = connection.pipeline.flush(timeout: .seconds(60), on: connection.channel.embeddedEventLoop)
+        for worker in 0..<2 {
+            let envelope = try #require(await connection.pipeline.nextEnvelope(for: worker))
+            connection.pipeline.attemptFinished(envelope, .delivered)
+        }
+        connection.channel.embeddedEventLoop.run()
+        #expect(
+            try connection.replies().map { $0["id"] }
+                == [.integer(1), .integer(2), .integer(3), .string("bad"), .integer(4)])
+        #expect(connection.stats.count(DaemonStats.Names.framesReceived) == 5, "each frame counted once")
+        #expect(connection.stats.rejectionsByCode["invalid_message"] == 1, "the invalid frame answered once")
+        #expect(connection.pipeline.snapshot.ledger.accepted == 4)
+        #expect(try connection.channel.finish().isClean)
+    }
 }

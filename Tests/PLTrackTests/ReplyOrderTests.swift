@@ -10,7 +10,8 @@ import Testing
 struct ReplyOrderTests {
     @Test func aFlushReplyNeverOvertakesAcknowledgementsWaitingForTheDisk() async throws {
         let upstream = try await FakeUpstream()
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("pltrack-spool-\(UUID().uuidString.prefix(8))")
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pltrack-spool-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: spool) }
         let daemon = try await DaemonHarness(upstream: upstream) { configuration in
             configuration.spoolDirectory = spool.path
