@@ -35,6 +35,18 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Admit only peers with this uid (checked per connection with SO_PEERCRED); repeatable or comma-separated. With neither --allow-uid nor --allow-gid, the socket file's mode alone decides. Reloadable.",
+            valueName: "uid"))
+    var allowUid: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Admit only peers whose primary group is this gid; repeatable or comma-separated. A peer on either list is admitted; others get 'forbidden'. Reloadable.",
+            valueName: "gid"))
+    var allowGid: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
             "Longest a message waits for a newer one with the same request_id before dispatch (0 turns coalescing off). Default: 50ms.",
             valueName: "duration"))
     var coalesceWindow: String?
@@ -137,7 +149,10 @@ struct DaemonOptions: ParsableArguments {
     var flags: [String: String] {
         let given: [(String, String?)] = [
             ("socket", self.socket), ("socket-mode", self.socketMode), ("max-frame-length", self.maxFrameLength),
-            ("max-connections", self.maxConnections), ("coalesce-window", self.coalesceWindow),
+            ("max-connections", self.maxConnections),
+            ("allow-uid", self.allowUid.isEmpty ? nil : self.allowUid.joined(separator: ",")),
+            ("allow-gid", self.allowGid.isEmpty ? nil : self.allowGid.joined(separator: ",")),
+            ("coalesce-window", self.coalesceWindow),
             ("workers", self.workers),
             ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
             ("upstream-ca-file", self.upstreamCaFile),

@@ -11,6 +11,11 @@ public struct DaemonConfiguration: Sendable {
     public var maximumFrameLength = 1 << 20
     /// The most client connections served at once (`--max-connections`).
     public var maximumConnections = 1024
+    /// Peers admitted by uid (`SO_PEERCRED`); `nil`, with ``allowedGIDs`` `nil` too, admits
+    /// everyone the socket file's mode lets connect.
+    public var allowedUIDs: [UInt32]?
+    /// Peers admitted by primary gid.
+    public var allowedGIDs: [UInt32]?
     /// How long a call may wait for a newer one for the same request (`--coalesce-window`).
     public var coalescingWindow: Duration = .milliseconds(50)
     /// Concurrent upstream requests (`--workers`).

@@ -118,6 +118,31 @@ extension Setting {
         }
     }
 
+    /// A list of user or group ids, comma-separated (a repeated flag is joined with commas);
+    /// unset by default.
+    static func idList(
+        _ name: String,
+        _ keyPath: any WritableKeyPath<DaemonConfiguration, [UInt32]?> & Sendable,
+        reloadable: Bool
+    ) -> Setting {
+        Setting(name: name, aliases: [], isReloadable: reloadable) { text, configuration in
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map {
+                String($0.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            }
+            var ids: [UInt32] = []
+            for part in parts {
+                guard let id = UInt32(part), id != UInt32.max else {
+                    return "\"\(part)\" is not a numeric id; write ids like 1000 or 1000,1001"
+                }
+                ids.append(id)
+            }
+            configuration[keyPath: keyPath] = ids
+            return nil
+        } show: {
+            $0[keyPath: keyPath].map { Set($0).sorted().map(String.init).joined(separator: ",") }
+        }
+    }
+
     /// One of the named cases of `Choice`, such as a log level.
     static func choice<Choice: RawRepresentable & CaseIterable & Sendable>(
         _ name: String,

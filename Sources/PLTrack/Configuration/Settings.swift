@@ -15,6 +15,8 @@ public enum Settings {
         },
         .size("max-frame-length", \.maximumFrameLength, in: 1...Int(UInt32.max), reloadable: false),
         .integer("max-connections", \.maximumConnections, in: 1...1_000_000, reloadable: true),
+        .idList("allow-uid", \.allowedUIDs, reloadable: true),
+        .idList("allow-gid", \.allowedGIDs, reloadable: true),
         .duration("coalesce-window", \.coalescingWindow, allowsZero: true, reloadable: true),
         .integer("workers", \.workers, in: 1...1024, reloadable: false),
         .integer("queue-capacity", \.queueCapacity, in: 1...100_000_000, reloadable: true),

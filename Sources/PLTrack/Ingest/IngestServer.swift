@@ -30,13 +30,27 @@ struct IngestServer {
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try self.initialize(channel)
+                PeerCredentials.of(channel).flatMapThrowing { peer in
+                    try self.initialize(channel, peer: peer)
                 }
             }
     }
 
-    private func initialize(_ channel: any Channel) throws {
+    private func initialize(_ channel: any Channel, peer: PeerCredentials) throws {
+        var logger = self.logger
+        logger[metadataKey: "peer_uid"] = "\(peer.uid)"
+        logger[metadataKey: "peer_pid"] = "\(peer.pid)"
+        let access = self.settings.live.read { PeerAccess(allowedUIDs: $0.allowedUIDs, allowedGIDs: $0.allowedGIDs) }
+        guard access.admits(peer) else {
+            logger.notice("connection refused: its uid and gid are in neither --allow-uid nor --allow-gid")
+            self.stats.forbidConnection()
+            self.stats.rejected(.forbidden)
+            try channel.pipeline.syncOperations.addHandler(DiscardingHandler())
+            let refusal = ProtocolError(
+                .forbidden, "uid \(peer.uid) and gid \(peer.gid) may not use this socket (--allow-uid, --allow-gid)")
+            LingeringClose.close(channel, after: .error(id: nil, refusal))
+            return
+        }
         let limit = self.settings.live.read(\.maximumConnections)
         guard self.stats.openConnection(limit: limit) else {
             let refusal = Reply.error(
@@ -52,7 +66,7 @@ struct IngestServer {
         channel.closeFuture.whenComplete { _ in stats.closeConnection() }
         try channel.pipeline.syncOperations.addHandlers(
             ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.settings.maximumFrameLength)),
-            ConnectionHandler(pipeline: self.pipeline, stats: self.stats, settings: self.settings, logger: self.logger)
+            ConnectionHandler(pipeline: self.pipeline, stats: self.stats, settings: self.settings, logger: logger)
         )
     }
 }

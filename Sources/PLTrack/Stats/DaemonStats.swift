@@ -11,6 +11,7 @@ public final class DaemonStats: Sendable {
     private let connectionsOpen: Meter
     private let connectionsTotal: Counter
     private let connectionsRefused: Counter
+    private let connectionsForbidden: Counter
     private let framesReceived: Counter
     private let bytesReceived: Counter
     private let ingestBatches: Counter
@@ -32,6 +33,7 @@ public final class DaemonStats: Sendable {
         self.connectionsOpen = Meter(label: Names.connectionsOpen, factory: registry)
         self.connectionsTotal = Counter(label: Names.connectionsTotal, factory: registry)
         self.connectionsRefused = Counter(label: Names.connectionsRefused, factory: registry)
+        self.connectionsForbidden = Counter(label: Names.connectionsForbidden, factory: registry)
         self.framesReceived = Counter(label: Names.framesReceived, factory: registry)
         self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
         self.ingestBatches = Counter(label: Names.ingestBatches, factory: registry)
@@ -55,6 +57,7 @@ public final class DaemonStats: Sendable {
         static let connectionsOpen = "pltrackd_connections_open"
         static let connectionsTotal = "pltrackd_connections_total"
         static let connectionsRefused = "pltrackd_connections_refused_total"
+        static let connectionsForbidden = "pltrackd_connections_forbidden_total"
         static let framesReceived = "pltrackd_frames_received_total"
         static let bytesReceived = "pltrackd_bytes_received_total"
         static let ingestBatches = "pltrackd_ingest_batches_total"
@@ -67,6 +70,11 @@ public final class DaemonStats: Sendable {
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
         static let rejected = "pltrackd_rejected_total"
         static let upstreamLatency = "pltrackd_upstream_latency_seconds"
+    }
+
+    /// Counts a connection refused because its peer is on neither allow-list.
+    func forbidConnection() {
+        self.connectionsForbidden.increment()
     }
 
     /// Counts a connection if it is within `limit`; returns `false` (and counts the refusal) if not.

@@ -8,6 +8,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var connectionsTotal: Int
     /// Connections refused because `--max-connections` were open.
     public var connectionsRefused: Int
+    /// Connections refused because their peer's uid and gid are on neither allow-list.
+    public var connectionsForbidden: Int
     public var framesReceived: Int
     public var bytesReceived: Int
     /// Hand-offs of tracking calls from ingest to the pipeline: one per read, however many
@@ -56,6 +58,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.connectionsOpen = stats.openConnections
         self.connectionsTotal = stats.count(DaemonStats.Names.connectionsTotal)
         self.connectionsRefused = stats.count(DaemonStats.Names.connectionsRefused)
+        self.connectionsForbidden = stats.count(DaemonStats.Names.connectionsForbidden)
         self.framesReceived = stats.count(DaemonStats.Names.framesReceived)
         self.bytesReceived = stats.count(DaemonStats.Names.bytesReceived)
         self.ingestBatches = stats.count(DaemonStats.Names.ingestBatches)
