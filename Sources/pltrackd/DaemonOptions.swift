@@ -35,6 +35,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Longest a client may take to finish a frame it started; then it is answered 'timeout' and closed. Default: 10s.",
+            valueName: "duration"))
+    var frameTimeout: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Admit only peers with this uid (checked per connection with SO_PEERCRED); repeatable or comma-separated. With neither --allow-uid nor --allow-gid, the socket file's mode alone decides. Reloadable.",
             valueName: "uid"))
     var allowUid: [String] = []
@@ -149,7 +155,7 @@ struct DaemonOptions: ParsableArguments {
     var flags: [String: String] {
         let given: [(String, String?)] = [
             ("socket", self.socket), ("socket-mode", self.socketMode), ("max-frame-length", self.maxFrameLength),
-            ("max-connections", self.maxConnections),
+            ("max-connections", self.maxConnections), ("frame-timeout", self.frameTimeout),
             ("allow-uid", self.allowUid.isEmpty ? nil : self.allowUid.joined(separator: ",")),
             ("allow-gid", self.allowGid.isEmpty ? nil : self.allowGid.joined(separator: ",")),
             ("coalesce-window", self.coalesceWindow),

@@ -11,6 +11,8 @@ public struct DaemonConfiguration: Sendable {
     public var maximumFrameLength = 1 << 20
     /// The most client connections served at once (`--max-connections`).
     public var maximumConnections = 1024
+    /// Longest a client may take to finish a frame it started before its connection is closed.
+    public var frameTimeout: Duration = .seconds(10)
     /// Peers admitted by uid (`SO_PEERCRED`); `nil`, with ``allowedGIDs`` `nil` too, admits
     /// everyone the socket file's mode lets connect.
     public var allowedUIDs: [UInt32]?

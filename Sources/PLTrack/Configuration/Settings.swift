@@ -15,6 +15,7 @@ public enum Settings {
         },
         .size("max-frame-length", \.maximumFrameLength, in: 1...Int(UInt32.max), reloadable: false),
         .integer("max-connections", \.maximumConnections, in: 1...1_000_000, reloadable: true),
+        .duration("frame-timeout", \.frameTimeout, reloadable: true),
         .idList("allow-uid", \.allowedUIDs, reloadable: true),
         .idList("allow-gid", \.allowedGIDs, reloadable: true),
         .duration("coalesce-window", \.coalescingWindow, allowsZero: true, reloadable: true),

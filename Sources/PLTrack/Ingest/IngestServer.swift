@@ -66,6 +66,7 @@ struct IngestServer {
         channel.closeFuture.whenComplete { _ in stats.closeConnection() }
         try channel.pipeline.syncOperations.addHandlers(
             ByteToMessageHandler(FrameDecoder(maximumFrameLength: self.settings.maximumFrameLength)),
+            StalledFrameGuard(live: self.settings.live, stats: self.stats, logger: logger),
             ConnectionHandler(pipeline: self.pipeline, stats: self.stats, settings: self.settings, logger: logger)
         )
     }

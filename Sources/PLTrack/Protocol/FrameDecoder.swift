@@ -12,6 +12,8 @@ public struct FrameDecoder: ByteToMessageDecoder {
     /// The largest payload accepted, in bytes.
     public let maximumFrameLength: Int
     private var framingLost = false
+    /// Whether part of a frame is buffered, told to the handlers after it as ``FrameProgress``.
+    private var holdsPartialFrame = false
 
     public init(maximumFrameLength: Int) {
         self.maximumFrameLength = maximumFrameLength
@@ -23,6 +25,7 @@ public struct FrameDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
+            self.noteProgress(partial: buffer.readableBytes > 0, context: context)
             return .needMoreData
         }
         if Int(length) > self.maximumFrameLength {
@@ -32,13 +35,26 @@ public struct FrameDecoder: ByteToMessageDecoder {
             return .needMoreData
         }
         guard buffer.readableBytes >= 4 + Int(length) else {
+            self.noteProgress(partial: true, context: context)
             return .needMoreData
         }
         buffer.moveReaderIndex(forwardBy: 4)
         // `readSlice` cannot fail here: the length was checked above.
         let payload = buffer.readSlice(length: Int(length)) ?? ByteBuffer()
+        // That frame is whole; a partial one after it starts its own clock.
+        self.noteProgress(partial: false, context: context)
         context.fireChannelRead(Self.wrapInboundOut(.payload(payload)))
         return .continue
+    }
+
+    /// Tells the handlers after this one when a frame starts arriving in pieces and when no
+    /// partial frame is left, so that a client that stalls halfway can be timed out.
+    private mutating func noteProgress(partial: Bool, context: ChannelHandlerContext) {
+        guard partial != self.holdsPartialFrame else {
+            return
+        }
+        self.holdsPartialFrame = partial
+        context.fireUserInboundEventTriggered(partial ? FrameProgress.started : FrameProgress.finished)
     }
 
     public mutating func decodeLast(
@@ -52,6 +68,14 @@ public struct FrameDecoder: ByteToMessageDecoder {
         buffer.moveReaderIndex(to: buffer.writerIndex)
         return .needMoreData
     }
+}
+
+/// What ``FrameDecoder`` tells the handlers after it about frames arriving in pieces.
+public enum FrameProgress: Sendable, Equatable {
+    /// Part of a frame is buffered; the rest has not arrived yet.
+    case started
+    /// No partial frame is buffered any more.
+    case finished
 }
 
 extension ByteBuffer {

@@ -12,6 +12,7 @@ public final class DaemonStats: Sendable {
     private let connectionsTotal: Counter
     private let connectionsRefused: Counter
     private let connectionsForbidden: Counter
+    private let stalledFrames: Counter
     private let framesReceived: Counter
     private let bytesReceived: Counter
     private let ingestBatches: Counter
@@ -34,6 +35,7 @@ public final class DaemonStats: Sendable {
         self.connectionsTotal = Counter(label: Names.connectionsTotal, factory: registry)
         self.connectionsRefused = Counter(label: Names.connectionsRefused, factory: registry)
         self.connectionsForbidden = Counter(label: Names.connectionsForbidden, factory: registry)
+        self.stalledFrames = Counter(label: Names.stalledFrames, factory: registry)
         self.framesReceived = Counter(label: Names.framesReceived, factory: registry)
         self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
         self.ingestBatches = Counter(label: Names.ingestBatches, factory: registry)
@@ -58,6 +60,7 @@ public final class DaemonStats: Sendable {
         static let connectionsTotal = "pltrackd_connections_total"
         static let connectionsRefused = "pltrackd_connections_refused_total"
         static let connectionsForbidden = "pltrackd_connections_forbidden_total"
+        static let stalledFrames = "pltrackd_stalled_frames_total"
         static let framesReceived = "pltrackd_frames_received_total"
         static let bytesReceived = "pltrackd_bytes_received_total"
         static let ingestBatches = "pltrackd_ingest_batches_total"
@@ -70,6 +73,11 @@ public final class DaemonStats: Sendable {
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
         static let rejected = "pltrackd_rejected_total"
         static let upstreamLatency = "pltrackd_upstream_latency_seconds"
+    }
+
+    /// Counts a connection closed because its client stopped halfway through a frame.
+    func stalledFrame() {
+        self.stalledFrames.increment()
     }
 
     /// Counts a connection refused because its peer is on neither allow-list.

@@ -10,6 +10,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var connectionsRefused: Int
     /// Connections refused because their peer's uid and gid are on neither allow-list.
     public var connectionsForbidden: Int
+    /// Connections closed because their client stopped halfway through a frame (`--frame-timeout`).
+    public var stalledFrames: Int
     public var framesReceived: Int
     public var bytesReceived: Int
     /// Hand-offs of tracking calls from ingest to the pipeline: one per read, however many
@@ -59,6 +61,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.connectionsTotal = stats.count(DaemonStats.Names.connectionsTotal)
         self.connectionsRefused = stats.count(DaemonStats.Names.connectionsRefused)
         self.connectionsForbidden = stats.count(DaemonStats.Names.connectionsForbidden)
+        self.stalledFrames = stats.count(DaemonStats.Names.stalledFrames)
         self.framesReceived = stats.count(DaemonStats.Names.framesReceived)
         self.bytesReceived = stats.count(DaemonStats.Names.bytesReceived)
         self.ingestBatches = stats.count(DaemonStats.Names.ingestBatches)
