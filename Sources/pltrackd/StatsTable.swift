@@ -27,7 +27,10 @@ struct StatsTable {
                 ("delivered", "\(stats.delivered)"),
                 ("dead-lettered", "\(stats.deadLettered)"),
                 ("retries", "\(stats.retries)"),
-                ("upstream requests", "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer)"),
+                (
+                    "upstream requests",
+                    "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer); circuit \(stats.upstreamCircuit), opened \(stats.upstreamUnreachableEpisodes) times"
+                ),
                 (
                     "upstream latency",
                     String(format: "p50 %.1f ms, p99 %.1f ms", stats.upstreamLatencyP50Ms, stats.upstreamLatencyP99Ms)

@@ -16,6 +16,8 @@ public final class Daemon: Service, Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let stats = DaemonStats()
+    /// Whether PromptLayer answers, shared by the workers.
+    let circuit = CircuitBreaker()
     let pipeline: Pipeline
     let notifier: SystemdNotifier
     let logLevel: LogLevelControl
@@ -80,9 +82,12 @@ public final class Daemon: Service, Sendable {
     /// The current counters and ledger.
     public func statsSnapshot() -> StatsSnapshot {
         let (ledger, occupancy) = self.pipeline.snapshot
-        return StatsSnapshot(
+        var snapshot = StatsSnapshot(
             stats: self.stats, ledger: ledger, occupancy: occupancy, workers: self.configuration.workers,
             spool: self.pipeline.journal.map { SpoolStats($0) })
+        snapshot.upstreamCircuit = self.circuit.state
+        snapshot.upstreamUnreachableEpisodes = self.circuit.openings
+        return snapshot
     }
 
     public func run() async throws {
@@ -117,7 +122,8 @@ public final class Daemon: Service, Sendable {
             live: self.live,
             stats: self.stats,
             workers: self.configuration.workers,
-            logger: self.logger
+            logger: self.logger,
+            circuit: self.circuit
         )
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await pool.run() }

@@ -14,6 +14,8 @@ public struct WorkerPool: Sendable {
     let workers: Int
     let logger: Logger
     let activity = WorkerActivity()
+    /// Whether PromptLayer answers: while it does not, one probe at a time.
+    let circuit: CircuitBreaker
 
     public init(
         pipeline: Pipeline,
@@ -22,8 +24,10 @@ public struct WorkerPool: Sendable {
         live: LiveConfiguration,
         stats: DaemonStats,
         workers: Int,
-        logger: Logger
+        logger: Logger,
+        circuit: CircuitBreaker = CircuitBreaker()
     ) {
+        self.circuit = circuit
         self.pipeline = pipeline
         self.upstream = upstream
         self.deadLetters = deadLetters
@@ -59,9 +63,30 @@ public struct WorkerPool: Sendable {
             // The note stays after the attempt: its outcome, once written, is what tells a
             // restart the call arrived; a cancelled attempt (a drain that ran out) may have
             // reached PromptLayer and stays pending and noted.
-            await self.pipeline.inFlight(worker: worker, envelope, isolation: isolation)
-            await self.attempt(envelope, worker: worker, using: &generator, isolation: isolation)
+            if await self.waitForCircuit(isolation: isolation) {
+                await self.pipeline.inFlight(worker: worker, envelope, isolation: isolation)
+                await self.attempt(envelope, worker: worker, using: &generator, isolation: isolation)
+            } else {
+                // Stopped while PromptLayer was unreachable: the call goes back, untried.
+                self.pipeline.attemptFinished(envelope, .retry(at: .now()))
+            }
             self.activity.end(worker)
+        }
+    }
+
+    /// Waits until the circuit lets this worker send (at once while PromptLayer answers);
+    /// `false` when the worker is cancelled meanwhile.
+    private func waitForCircuit(isolation: isolated (any Actor)?) async -> Bool {
+        while true {
+            switch self.circuit.permit(now: .now()) {
+            case .send, .probe:
+                return true
+            case .wait(let until):
+                let delay = max(until - .now(), .milliseconds(1))
+                guard (try? await Task.sleep(for: .nanoseconds(delay.nanoseconds))) != nil else {
+                    return false
+                }
+            }
         }
     }
 
@@ -74,10 +99,19 @@ public struct WorkerPool: Sendable {
         let started = NIODeadline.now()
         let response = await self.upstream.send(
             path: envelope.message.kind.path, body: envelope.message.body, worker: worker, isolation: isolation)
+        var isReachable = true
         if case .failed(let reason) = response {
             self.stats.upstreamAttempted(reachedServer: false)
             self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
+            let (change, isClosed) = self.circuit.record(reached: false, now: .now())
+            isReachable = isClosed
+            if change == .opened {
+                self.logger.warning("PromptLayer is unreachable; probing it, one request at a time, until it answers")
+            }
         } else {
+            if self.circuit.record(reached: true, now: .now()).change == .closed {
+                self.logger.notice("PromptLayer answers again; sending at full rate")
+            }
             self.stats.upstreamAttempted(reachedServer: true)
             self.stats.recordLatency(.now() - started)
         }
@@ -93,8 +127,12 @@ public struct WorkerPool: Sendable {
                 return
             }
             self.stats.retryScheduled()
-            let delay = retryPolicy.backoff(
-                afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
+            // While PromptLayer is unreachable the circuit paces the attempts, so the call is
+            // ready again at once and goes as soon as PromptLayer is back.
+            let delay =
+                isReachable
+                ? retryPolicy.backoff(afterAttempt: envelope.attempts, notBefore: notBefore, using: &generator)
+                : .zero
             // It may wait long after the calls read with it are gone: it lets go of their buffer.
             var waiting = envelope
             waiting.message.body = envelope.message.body.compacted()

@@ -36,6 +36,11 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var upstreamRequests: Int
     /// Attempts that got no HTTP answer (refused, reset, timed out).
     public var upstreamFailures: Int
+    /// `closed` while PromptLayer answers; `open` or `probing` while it does not, and one probe
+    /// at a time goes out.
+    public var upstreamCircuit = "closed"
+    /// How many times PromptLayer was found unreachable.
+    public var upstreamUnreachableEpisodes = 0
     public var upstreamLatencyP50Ms: Double
     public var upstreamLatencyP99Ms: Double
     /// Times a connection stopped being read because the queue was full.

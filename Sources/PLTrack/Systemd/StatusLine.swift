@@ -10,7 +10,12 @@ public enum StatusLine {
             "dead-lettered \(stats.deadLettered)",
             "\(stats.inFlight)/\(stats.workers) workers busy",
             "upstream p99 \(Self.milliseconds(stats.upstreamLatencyP99Ms))",
-        ].joined(separator: " · ") + Self.spool(stats)
+        ].joined(separator: " · ") + Self.spool(stats) + Self.circuit(stats)
+    }
+
+    /// ` · PromptLayer unreachable, probing` while the circuit is not closed; nothing otherwise.
+    private static func circuit(_ stats: StatsSnapshot) -> String {
+        stats.upstreamCircuit == "closed" ? "" : " · PromptLayer unreachable, probing"
     }
 
     /// ` · backlog 19000 · spool 2637792 bytes` while calls wait on disk; nothing otherwise.
