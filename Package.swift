@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "pltrackd", targets: ["pltrackd"]),
         .executable(name: "pltrackd-bench", targets: ["pltrackd-bench"]),
+        .executable(name: "pltrackd-fuzz", targets: ["pltrackd-fuzz"]),
         .library(name: "PLTrack", targets: ["PLTrack"]),
         // The client for apps: standard library and Foundation only, none of the daemon's packages.
         .library(name: "PLTrackClient", targets: ["PLTrackClient"]),
@@ -69,6 +70,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "PLTrackClient", path: "protocol/clients/swift/Sources/PLTrackClient", swiftSettings: swiftSettings),
+        // libFuzzer's driver, declared for the fuzz target.
+        .target(name: "CFuzzer"),
+        // The fuzz target for the frame decoder and the validators (scripts/fuzz.sh).
+        .executableTarget(
+            name: "pltrackd-fuzz",
+            dependencies: [
+                "PLTrack",
+                "CFuzzer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The benchmark's load generator and HTTP sink (scripts/bench.sh). It does not link
         // PLTrack, so it speaks the wire protocol from protocol/SPEC.md on its own.
         .executableTarget(

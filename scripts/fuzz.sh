@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fuzzes the frame decoder and the validators of every message type with libFuzzer
+# (Sources/pltrackd-fuzz): builds the target with -sanitize=fuzzer in .build/fuzz, seeds a corpus
+# with every payload of protocol/vectors.json and Tests/PLTrackTests/Corpus, and runs.
+#
+#   scripts/fuzz.sh              # 200,000 runs (what CI does)
+#   scripts/fuzz.sh 10000000     # a longer run; libFuzzer prints its figures as it goes
+#
+# A failed check aborts with "fuzz check failed: …" and libFuzzer saves the input as crash-*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-200000}"
+swift build -c release --scratch-path .build/fuzz --product pltrackd-fuzz \
+    -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -use-ld=lld  # gold fails on the fuzzer runtime
+corpus=.build/fuzz/corpus
+mkdir -p "$corpus"
+python3 - "$corpus" <<'PY'
+import json, os, sys
+corpus = sys.argv[1]
+seeds = [v["payload"].encode("utf-8") for v in json.load(open("protocol/vectors.json"))["vectors"]]
+for entry in json.load(open("Tests/PLTrackTests/Corpus/malformed-frames.json"))["entries"]:
+    raw = bytes.fromhex(entry["bytes"])
+    if len(raw) <= 4096:
+        seeds.append(raw)          # as a stream, for the decoder
+        seeds.append(raw[4:])      # as a payload, for the validator
+for index, seed in enumerate(seeds):
+    with open(os.path.join(corpus, f"seed-{index:04d}"), "wb") as file:
+        file.write(seed)
+PY
+.build/fuzz/release/pltrackd-fuzz -runs="$runs" -max_len=4096 -print_final_stats=1 "$corpus" 2>&1 | tail -n 25
