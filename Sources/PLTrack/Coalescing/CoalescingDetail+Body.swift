@@ -14,19 +14,10 @@ extension CoalescingDetail {
             guard case .object(let members)? = try? JSONScanner.scan(bytes) else {
                 return .none
             }
+            // The body passed these rules when it was taken; they give the same detail now.
             let fields = MessageFields(bytes: bytes, members: members)
-            switch kind {
-            case .score:
-                guard case .string(let name)? = fields.member("name")?.kind, name.scalarCount > 0 else {
-                    return .scoreName(TrackScoreRules.defaultName)
-                }
-                return .scoreName(fields.text(name))
-            default:
-                guard case .integer(let text)? = fields.member("group_id")?.kind, let group = fields.int64(text) else {
-                    return .none
-                }
-                return .groupID(group)
-            }
+            let detail = try? (kind == .score ? TrackScoreRules.detail(fields) : TrackGroupRules.detail(fields))
+            return detail ?? .none
         }
     }
 }

@@ -28,13 +28,13 @@ public final class CircuitBreaker: Sendable {
     /// Records how an attempt went; returns what changed and whether the circuit is closed.
     func record(reached: Bool, now: NIODeadline) -> (change: Change, isClosed: Bool) {
         self.circuit.withLockedValue { circuit in
-            let wasClosed = circuit.name == "closed"
+            let wasClosed = circuit.isClosed
             if reached {
                 circuit.reached()
             } else {
                 circuit.failed(now: now)
             }
-            let isClosed = circuit.name == "closed"
+            let isClosed = circuit.isClosed
             let change: Change = wasClosed == isClosed ? .none : (isClosed ? .closed : .opened)
             return (change, isClosed)
         }

@@ -28,14 +28,15 @@ struct RequestOrder {
             self.active.insert(request)
             return .dispatch
         }
-        var waiting = self.parked[request] ?? []
-        defer { self.parked[request] = waiting }
-        if let index = waiting.firstIndex(where: { $0.message.coalescingKey == envelope.message.coalescingKey }) {
-            let combination = CoalescingRules.combine(waiting[index], envelope)
-            waiting[index] = combination.kept
+        // Mutated in place in the dictionary, so the queue is not copied.
+        if let index = self.parked[request]?.firstIndex(where: {
+            $0.message.coalescingKey == envelope.message.coalescingKey
+        }), let waiting = self.parked[request]?[index] {
+            let combination = CoalescingRules.combine(waiting, envelope)
+            self.parked[request]?[index] = combination.kept
             return .parked(ended: combination.ended, absorbed: combination.endedIsAbsorbed)
         }
-        waiting.append(envelope)
+        self.parked[request, default: []].append(envelope)
         self.parkedCount += 1
         return .parked(ended: nil, absorbed: false)
     }

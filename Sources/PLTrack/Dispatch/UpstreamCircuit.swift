@@ -36,6 +36,11 @@ struct UpstreamCircuit: Equatable {
     /// How many times the circuit opened.
     private(set) var openings = 0
 
+    /// Whether every worker may send.
+    var isClosed: Bool {
+        if case .closed = self.state { true } else { false }
+    }
+
     /// `closed`, `open` or `probing`, for stats and `STATUS=`.
     var name: String {
         switch self.state {

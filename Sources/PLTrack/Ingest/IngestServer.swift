@@ -44,22 +44,17 @@ struct IngestServer {
         guard access.admits(peer) else {
             logger.notice("connection refused: its uid and gid are in neither --allow-uid nor --allow-gid")
             self.stats.forbidConnection()
-            self.stats.rejected(.forbidden)
-            try channel.pipeline.syncOperations.addHandler(DiscardingHandler())
-            let refusal = ProtocolError(
-                .forbidden, "uid \(peer.uid) and gid \(peer.gid) may not use this socket (--allow-uid, --allow-gid)")
-            LingeringClose.close(channel, after: .error(id: nil, refusal))
+            try self.refuse(
+                channel,
+                ProtocolError(
+                    .forbidden,
+                    "uid \(peer.uid) and gid \(peer.gid) may not use this socket (--allow-uid, --allow-gid)"))
             return
         }
         let limit = self.settings.live.read(\.maximumConnections)
         guard self.stats.openConnection(limit: limit) else {
-            let refusal = Reply.error(
-                id: nil,
-                ProtocolError(.overloaded, "pltrackd already serves \(limit) connections (--max-connections)")
-            )
-            self.stats.rejected(.overloaded)
-            try channel.pipeline.syncOperations.addHandler(DiscardingHandler())
-            LingeringClose.close(channel, after: refusal)
+            try self.refuse(
+                channel, ProtocolError(.overloaded, "pltrackd already serves \(limit) connections (--max-connections)"))
             return
         }
         let stats = self.stats
@@ -69,5 +64,13 @@ struct IngestServer {
             StalledFrameGuard(live: self.settings.live, stats: self.stats, logger: logger),
             ConnectionHandler(pipeline: self.pipeline, stats: self.stats, settings: self.settings, logger: logger)
         )
+    }
+
+    /// Answers a connection that will not be served with `error`, counted, and closes it
+    /// without losing the reply (``LingeringClose``).
+    private func refuse(_ channel: any Channel, _ error: ProtocolError) throws {
+        self.stats.rejected(error.code)
+        try channel.pipeline.syncOperations.addHandler(DiscardingHandler())
+        LingeringClose.close(channel, after: .error(id: nil, error))
     }
 }

@@ -8,12 +8,16 @@ enum TrackGroupRules {
         payload: ByteBuffer
     ) throws(ProtocolError) -> TrackMessage {
         let requestID = try fields.requestID(allowsString: false)
-        let group = try fields.requiredInteger("group_id", in: Int64.min...Int64.max)
         return TrackMessage(
             kind: .group,
             replyID: replyID,
-            coalescingKey: CoalescingKey(kind: .group, requestID: requestID, detail: .groupID(group)),
+            coalescingKey: CoalescingKey(kind: .group, requestID: requestID, detail: try Self.detail(fields)),
             body: fields.upstreamBody(from: payload)
         )
+    }
+
+    /// Groups coalesce per `group_id`: different groups for one request stay separate calls.
+    static func detail(_ fields: MessageFields) throws(ProtocolError) -> CoalescingDetail {
+        .groupID(try fields.requiredInteger("group_id", in: Int64.min...Int64.max))
     }
 }

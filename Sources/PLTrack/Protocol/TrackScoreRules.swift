@@ -15,10 +15,14 @@ enum TrackScoreRules {
         return TrackMessage(
             kind: .score,
             replyID: replyID,
-            coalescingKey: CoalescingKey(
-                kind: .score, requestID: requestID, detail: .scoreName(try Self.name(fields) ?? Self.defaultName)),
+            coalescingKey: CoalescingKey(kind: .score, requestID: requestID, detail: try Self.detail(fields)),
             body: fields.upstreamBody(from: payload)
         )
+    }
+
+    /// Scores coalesce per `name`; none is PromptLayer's `default`.
+    static func detail(_ fields: MessageFields) throws(ProtocolError) -> CoalescingDetail {
+        .scoreName(try Self.name(fields) ?? Self.defaultName)
     }
 
     /// `name`: optional, a non-empty string.
