@@ -41,6 +41,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Close a connection whose client has sent nothing for this long and is owed no reply (its client reconnects when it next sends); 0 keeps idle connections open. Reloadable. Default: 10m.",
+            valueName: "duration"))
+    var idleTimeout: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Admit only peers with this uid (checked per connection with SO_PEERCRED); repeatable or comma-separated. With neither --allow-uid nor --allow-gid, the socket file's mode alone decides. Reloadable.",
             valueName: "uid"))
     var allowUid: [String] = []
@@ -132,6 +138,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "on, or off to run without a spool even under systemd, where it is on in $STATE_DIRECTORY: a stop or crash then loses what is undelivered. Default: on.",
+            valueName: "on|off"))
+    var spool: String?
+
+    @Option(
+        help: ArgumentHelp(
             "When the spool is flushed to disk: always (\"ok\" waits for the flush; group commit), interval (every --fsync-interval; a power failure can lose that window), never (the kernel decides). Default: always.",
             valueName: "policy"))
     var fsync: String?
@@ -156,6 +168,7 @@ struct DaemonOptions: ParsableArguments {
         let given: [(String, String?)] = [
             ("socket", self.socket), ("socket-mode", self.socketMode), ("max-frame-length", self.maxFrameLength),
             ("max-connections", self.maxConnections), ("frame-timeout", self.frameTimeout),
+            ("idle-timeout", self.idleTimeout),
             ("allow-uid", self.allowUid.isEmpty ? nil : self.allowUid.joined(separator: ",")),
             ("allow-gid", self.allowGid.isEmpty ? nil : self.allowGid.joined(separator: ",")),
             ("coalesce-window", self.coalesceWindow),
@@ -166,7 +179,8 @@ struct DaemonOptions: ParsableArguments {
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),
             ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge),
-            ("spool-dir", self.spoolDir), ("fsync", self.fsync), ("fsync-interval", self.fsyncInterval),
+            ("spool-dir", self.spoolDir), ("spool", self.spool), ("fsync", self.fsync),
+            ("fsync-interval", self.fsyncInterval),
             ("spool-max-bytes", self.spoolMaxBytes), ("log-level", self.logLevel),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { name, value in value.map { (name, $0) } })

@@ -13,7 +13,7 @@ struct StatsTable {
                 ("uptime", String(format: "%.1f s", stats.uptimeSeconds)),
                 (
                     "connections",
-                    "\(stats.connectionsOpen) open, \(stats.connectionsTotal) total, \(stats.connectionsRefused) refused, \(stats.connectionsForbidden) forbidden, \(stats.stalledFrames) closed mid-frame"
+                    "\(stats.connectionsOpen) open, \(stats.connectionsTotal) total, \(stats.connectionsRefused) refused, \(stats.connectionsForbidden) forbidden, \(stats.stalledFrames) closed mid-frame, \(stats.idleConnectionsClosed) closed idle"
                 ),
                 (
                     "frames received",

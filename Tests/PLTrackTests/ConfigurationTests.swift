@@ -82,6 +82,32 @@ struct ConfigurationTests {
         #expect(text.contains("retry_cap: must be at least retry-base"))
     }
 
+    @Test func spoolOffRunsWithoutASpoolEvenUnderSystemd() throws {
+        let state = ["STATE_DIRECTORY": "/var/lib/pltrackd"]
+        let empty = try Self.file("")
+        let underSystemd = ConfigurationResolver(flags: [:], environment: state, configPath: empty)
+        #expect(try underSystemd.resolve().get().configuration.spoolDirectory == "/var/lib/pltrackd")
+        let path = try Self.file("spool = \"off\"\n")
+        let off = ConfigurationResolver(flags: [:], environment: state, configPath: path)
+        #expect(try off.resolve().get().configuration.spoolDirectory == nil)
+        let both = ConfigurationResolver(flags: ["spool-dir": "/tmp/spool"], environment: state, configPath: path)
+        guard case .failure(let problems) = both.resolve() else {
+            Issue.record("spool-dir and spool = off were both accepted")
+            return
+        }
+        #expect(problems.problems.map(\.source) == ["--spool-dir"])
+        #expect(problems.problems.first?.message.contains("spool is off") == true)
+        let wrong = ConfigurationResolver(flags: ["spool": "maybe"], environment: [:], configPath: empty)
+        guard case .failure(let wrongProblems) = wrong.resolve() else {
+            Issue.record("spool = maybe was accepted")
+            return
+        }
+        #expect(wrongProblems.problems.first?.message.contains("not on or off") == true)
+        let asBoolean = ConfigurationResolver(
+            flags: [:], environment: state, configPath: try Self.file("spool = false\n"))
+        #expect(try asBoolean.resolve().get().configuration.spoolDirectory == nil)
+    }
+
     @Test func theKeyComesFromTheFileThenTheCredentialThenTheEnvironment() throws {
         let credentials = NSTemporaryDirectory() + "pltrackd-cred-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)

@@ -13,13 +13,15 @@ struct ConnectionHandlerTests {
     let pipeline: Pipeline
     let stats = DaemonStats()
 
-    init(capacity: Int = 100) throws {
+    init(capacity: Int = 100, idleTimeout: Duration = .seconds(600)) throws {
         self.pipeline = Pipeline(
             capacity: capacity, coalescingWindow: .seconds(3600), timerLoop: self.channel.embeddedEventLoop)
+        var configuration = DaemonConfiguration(socketPath: "/unused")
+        configuration.idleTimeout = idleTimeout
         let settings = IngestSettings(
             maximumFrameLength: 1 << 20,
             role: .tracking,
-            live: LiveConfiguration(DaemonConfiguration(socketPath: "/unused")),
+            live: LiveConfiguration(configuration),
             statsReply: { id, _ in .ok(id: id) }
         )
         try self.channel.pipeline.syncOperations.addHandlers(
@@ -126,5 +128,62 @@ struct ConnectionHandlerTests {
         #expect(connection.stats.rejectionsByCode["invalid_message"] == 1, "the invalid frame answered once")
         #expect(connection.pipeline.snapshot.ledger.accepted == 4)
         #expect(try connection.channel.finish().isClean)
+    }
+
+    @Test func noReplyPassesAPendingFlush() throws {
+        try self.channel.writeInbound(
+            Self.frames([
+                Self.track(1, id: 1), #"{"type":"flush","id":"f","timeout_ms":1000}"#, Self.track(2, id: 2),
+                #"{"type":"ping","id":"p"}"#,
+            ]))
+        // Nothing delivers the calls here, so the flush waits for its timeout.
+        #expect(try self.replies().map { $0["id"] } == [.integer(1)])
+        #expect(self.pipeline.snapshot.ledger.accepted == 2, "the call behind the flush is taken at once")
+        self.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        let replies = try self.replies()
+        #expect(replies.map { $0["id"] } == [.string("f"), .integer(2), .string("p")])
+        #expect(replies.first?["error"]?["code"] == .string("timeout"))
+        #expect(try self.channel.finish().isClean)
+    }
+
+    @Test func afterTheClientsHalfCloseTheFlushIsStillAnsweredThenTheConnectionCloses() throws {
+        try self.channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+        try self.channel.writeInbound(Self.frames([Self.track(1), #"{"type":"flush","id":"f","timeout_ms":500}"#]))
+        self.channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(self.channel.isActive, "the flush's reply is still owed")
+        self.channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
+        #expect(try self.replies().map { $0["id"] } == [.string("f")])
+        #expect(!self.channel.isActive)
+        #expect(try self.channel.finish(acceptAlreadyClosed: true).isClean)
+    }
+
+    @Test func aConnectionSilentForTheIdleTimeoutIsClosedAndCounted() throws {
+        let connection = try ConnectionHandlerTests(idleTimeout: .seconds(60))
+        try connection.channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        try connection.channel.writeInbound(Self.frames([Self.track(1, id: 1)]))
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(connection.channel.isActive, "the read moved the deadline")
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!connection.channel.isActive)
+        #expect(connection.stats.count(DaemonStats.Names.idleConnectionsClosed) == 1)
+        #expect(try connection.replies().map { $0["id"] } == [.integer(1)])
+        #expect(try connection.channel.finish(acceptAlreadyClosed: true).isClean)
+    }
+
+    @Test func aConnectionOwedAReplyIsNotIdle() throws {
+        let connection = try ConnectionHandlerTests(idleTimeout: .seconds(60))
+        try connection.channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+        // A call is held (nothing delivers it here), so the flush waits for its timeout.
+        try connection.channel.writeInbound(
+            Self.frames([Self.track(1), #"{"type":"flush","id":"f","timeout_ms":300000}"#]))
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(200))
+        #expect(connection.channel.isActive, "its client waits for the flush")
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(100))
+        #expect(try connection.replies().map { $0["id"] } == [.string("f")])
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(61))
+        #expect(!connection.channel.isActive)
+        #expect(connection.stats.count(DaemonStats.Names.idleConnectionsClosed) == 1)
+        #expect(try connection.channel.finish(acceptAlreadyClosed: true).isClean)
     }
 }

@@ -72,7 +72,13 @@ public struct ConfigurationResolver: Sendable {
                 ConfigurationProblem(
                     source: sources["retry-cap"] ?? "retry-cap", message: "must be at least retry-base"))
         }
-        if configuration.spoolDirectory == nil,
+        if configuration.spool == .off, configuration.spoolDirectory != nil {
+            problems.append(
+                ConfigurationProblem(
+                    source: sources["spool-dir"] ?? "spool-dir",
+                    message: "is set while spool is off; remove one of them"))
+        }
+        if configuration.spoolDirectory == nil, configuration.spool == .on,
             let state = self.environment["STATE_DIRECTORY"]?.split(separator: ":").first
         {
             // systemd's StateDirectory=: the spool lives there unless told otherwise.

@@ -13,6 +13,8 @@ public struct DaemonConfiguration: Sendable {
     public var maximumConnections = 1024
     /// Longest a client may take to finish a frame it started before its connection is closed.
     public var frameTimeout: Duration = .seconds(10)
+    /// Longest a connection may stay silent, owed nothing, before it is closed; zero never closes it.
+    public var idleTimeout: Duration = .seconds(600)
     /// Peers admitted by uid (`SO_PEERCRED`); `nil`, with ``allowedGIDs`` `nil` too, admits
     /// everyone the socket file's mode lets connect.
     public var allowedUIDs: [UInt32]?
@@ -52,6 +54,8 @@ public struct DaemonConfiguration: Sendable {
     /// Where accepted calls are kept until their outcome (`--spool-dir`, else
     /// `$STATE_DIRECTORY`); `nil` runs without a spool, and a stop loses what is undelivered.
     public var spoolDirectory: String?
+    /// `off` runs without a spool even under systemd's `StateDirectory=` (`--spool`).
+    public var spool = SpoolSwitch.on
     /// When the spool is flushed to disk, and so what `"ok": true` promises (`--fsync`).
     public var fsyncPolicy: FsyncPolicy = .always
     /// How often `--fsync interval` flushes (`--fsync-interval`).

@@ -16,6 +16,7 @@ public enum Settings {
         .size("max-frame-length", \.maximumFrameLength, in: 1...Int(UInt32.max), reloadable: false),
         .integer("max-connections", \.maximumConnections, in: 1...1_000_000, reloadable: true),
         .duration("frame-timeout", \.frameTimeout, reloadable: true),
+        .duration("idle-timeout", \.idleTimeout, allowsZero: true, reloadable: true),
         .idList("allow-uid", \.allowedUIDs, reloadable: true),
         .idList("allow-gid", \.allowedGIDs, reloadable: true),
         .duration("coalesce-window", \.coalescingWindow, allowsZero: true, reloadable: true),
@@ -40,6 +41,17 @@ public enum Settings {
         .optionalPath(
             "spool-dir", \.spoolDirectory, reloadable: false,
             problem: "must not be empty; leave it unset to run without a spool"),
+        Setting(name: "spool", aliases: [], isReloadable: false) { text, configuration in
+            // The file's booleans too: `spool = false` reads as well as `spool = "off"`.
+            switch text {
+            case "on", "true": configuration.spool = .on
+            case "off", "false": configuration.spool = .off
+            default: return "\"\(text)\" is not on or off"
+            }
+            return nil
+        } show: {
+            $0.spool.rawValue
+        },
         .choice("fsync", \.fsyncPolicy, reloadable: false),
         .duration("fsync-interval", \.fsyncInterval, reloadable: false),
         .size("spool-max-bytes", \.spoolMaximumBytes, in: (1 << 20)...(1 << 50), reloadable: false),

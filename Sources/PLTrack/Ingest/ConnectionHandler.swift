@@ -1,21 +1,12 @@
-import DequeModule
 import Logging
 import NIOCore
 
-/// Serves one client connection: validates each frame, hands tracking calls to the
-/// ``Pipeline`` and writes the replies the protocol asks for.
+/// Serves one client connection: validates each frame, feeds it to the connection's
+/// ``ConnectionStateMachine`` and carries out what the machine decides: hand calls to the
+/// ``Pipeline``, write replies, stop and resume reading, close.
 ///
-/// The tracking calls of one read are handed on together, in `channelReadComplete`: one
-/// pipeline lock and one clock reading per read, not per call. Any other message (and any
-/// error reply) first hands on the calls before it, so replies and `flush` keep their order.
-///
-/// Frames are handled strictly in order. When the pipeline is full the handler stops reading
-/// (backpressure reaches the client's `write`), parks the frames already read, and carries on
-/// when the pipeline has room; nothing is dropped.
-///
-/// With a spool, the `"ok"` for a tracking call waits until the spool's writer has written its
-/// record (with `--fsync always`, flushed it to disk); replies behind it wait too, so a
-/// connection's replies keep their order.
+/// The tracking calls of one read are handed on together: one pipeline lock and one clock
+/// reading per read, not per call. Replies gathered in a read leave in one buffer and one flush.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = InboundFrame
     typealias OutboundOut = ByteBuffer
@@ -25,35 +16,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let validator = MessageValidator()
     private let settings: IngestSettings
     private let logger: Logger
-    /// What was read but not yet handled, because the pipeline was full, in order.
-    private var parked: Deque<Parked> = []
-    private var isPaused = false
-    /// Reading stopped because the client does not read its replies fast enough.
-    private var awaitsWritability = false
-    private var isClosing = false
-    /// The client shut down its sending side; close once every parked frame is handled.
-    private var inputClosed = false
-    /// Replies held until the spool is on disk through the call numbered `after`.
-    private var awaitingDisk: Deque<(reply: Reply, after: UInt64)> = []
-    private var waitsForDisk = false
-    /// Tracking calls validated in this read and not yet handed on.
-    private var batch: [TrackMessage] = []
+    private var machine = ConnectionStateMachine()
+    /// Actions are being carried out: an event raised by one of them (a flush that completes
+    /// at once, a change of writability) only updates the machine, and the loop carries on.
+    private var isDriving = false
     /// Frames and bytes read since the counters were last updated.
     private var uncounted = (frames: 0, bytes: 0)
-    /// Replies written since the last flush, in order, in one buffer: written to the channel
-    /// at once before it is flushed.
+    /// Replies written since the last flush, in order, in one buffer.
     private var outbound: ByteBuffer?
-
-    /// A frame waiting in ``parked``: as read (while paused), or already validated, so that
-    /// it is validated and counted once.
-    private enum Parked {
-        case frame(InboundFrame)
-        case message(InboundMessage)
-        case rejected(ProtocolError, id: ReplyID?)
-    }
-
-    /// The most parked calls handed to the pipeline at once when reading resumes.
-    private static let resumeRun = 256
+    private var idleTimer: IdleTimer?
 
     init(pipeline: Pipeline, stats: DaemonStats, settings: IngestSettings, logger: Logger) {
         self.pipeline = pipeline
@@ -62,60 +33,60 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.logger = logger
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
-        if self.isPaused || !self.parked.isEmpty {
-            self.parked.append(.frame(frame))
-            return
+    func handlerAdded(context: ChannelHandlerContext) {
+        let live = self.settings.live
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.idleTimer = IdleTimer(timeout: { TimeAmount(live.read(\.idleTimeout)) }, on: context.eventLoop) {
+            let (handler, context) = loopBound.value
+            return handler.closeIfIdle(context: context)
         }
-        self.handle(.frame(frame), context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.idleTimer?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if self.machine.received(self.validate(Self.unwrapInboundIn(data))) {
+            self.drive(context: context)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        self.submitBatch(context: context)
-        self.flushReplies(context: context)
+        self.countFrames()
+        self.idleTimer?.touch()
+        self.machine.readCompleted()
+        self.drive(context: context)
         // A client that sends faster than it reads its replies would make them pile up here;
         // it is not read again until its replies drain below the channel's high watermark.
-        if !context.channel.isWritable && !self.awaitsWritability {
-            self.awaitsWritability = true
-            self.stats.slowReaderPaused()
-            self.setReading(false, context: context)
-        }
+        self.writabilityChanged(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable && self.awaitsWritability {
-            self.awaitsWritability = false
-            if !self.isPaused {
-                self.setReading(true, context: context)
-            }
-        }
+        self.writabilityChanged(context: context)
         context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             // The last frames may have arrived without a read-complete after them.
-            self.submitBatch(context: context)
-            self.inputClosed = true
-            if self.isClosing {
-                // A lingering close was waiting for exactly this.
-                context.close(promise: nil)
-            }
-            self.closeIfFinished(context: context)
+            self.countFrames()
+            self.machine.inputClosed()
+            self.drive(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.submitBatch(context: context)
-        if !self.parked.isEmpty {
+        self.countFrames()
+        self.idleTimer?.cancel()
+        let unhandled = self.machine.closed()
+        if unhandled > 0 {
             self.logger.info(
-                "client closed with frames still unread by the full queue; they were never acknowledged",
-                metadata: ["frames": "\(self.parked.count)"]
+                "client closed with messages still unread by the full queue; they were never acknowledged",
+                metadata: ["messages": "\(unhandled)"]
             )
         }
-        self.parked.removeAll()
         context.fireChannelInactive()
     }
 
@@ -126,158 +97,106 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: Frames
 
-    private func handle(_ item: Parked, context: ChannelHandlerContext) {
-        guard !self.isClosing else {
-            return
-        }
-        switch item {
-        case .frame(.payload(let payload)):
+    private func validate(_ frame: InboundFrame) -> ConnectionStateMachine.Input {
+        switch frame {
+        case .payload(let payload):
             self.uncounted.frames += 1
             self.uncounted.bytes += 4 + payload.readableBytes
             switch self.validator.validate(payload) {
             case .rejected(let error, let id):
-                self.handle(.rejected(error, id: id), context: context)
-            case .message(let message):
-                self.handle(.message(message), context: context)
-            }
-        case .message(.track(let track)) where self.settings.role != .control:
-            self.batch.append(track)
-        default:
-            // Anything else is answered after the calls before it, and waits with them.
-            self.submitBatch(context: context)
-            if self.isPaused {
-                self.parked.append(item)
-                return
-            }
-            self.act(on: item, context: context)
-        }
-    }
-
-    /// Answers what is not a tracking call to hand on.
-    private func act(on item: Parked, context: ChannelHandlerContext) {
-        switch item {
-        case .frame(.payload):
-            break  // validated in handle(_:context:) first
-        case .frame(.tooLarge(let length)):
-            self.stats.rejected(.frameTooLarge)
-            let error = ProtocolError(
-                .frameTooLarge,
-                "frame of \(length) bytes exceeds the maximum frame length of \(self.settings.maximumFrameLength) bytes; closing the connection"
-            )
-            self.isClosing = true
-            self.flushReplies(context: context)
-            LingeringClose.close(context.channel, after: .error(id: nil, error))
-        case .rejected(let error, let id):
-            self.reply(.error(id: id, error), context: context)
-        case .message(let message):
-            self.act(on: message, context: context)
-        }
-    }
-
-    private func act(on message: InboundMessage, context: ChannelHandlerContext) {
-        switch message {
-        case .track(let track):
-            self.reply(
-                .error(
-                    id: track.replyID,
+                return .rejected(error, id: id)
+            case .message(.track(let call)) where self.settings.role == .control:
+                return .rejected(
                     ProtocolError(
                         .forbidden,
                         "the control socket takes only stats, ping and flush; send tracking calls to the tracking socket"
-                    )),
-                context: context
-            )
-        case .ping(let id):
-            self.reply(.ok(id: id), context: context)
-        case .stats(let id, let format):
-            self.reply(self.settings.statsReply(id, format), context: context)
-        case .flush(let id, let timeout):
-            let waitFor = timeout.map { TimeAmount($0) } ?? TimeAmount(self.settings.live.read(\.flushTimeout))
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in
-                let (handler, context) = loopBound.value
-                let reply: Reply =
-                    switch result {
-                    case .flushed: .ok(id: id)
-                    case .timedOut:
-                        .error(
-                            id: id,
-                            ProtocolError(
-                                .timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
-                    }
-                // Behind every reply before it, those waiting for the disk included.
-                handler.reply(reply, context: context)
-                handler.flushReplies(context: context)
+                    ), id: call.replyID)
+            case .message(let message):
+                return .message(message)
             }
+        case .tooLarge(let length):
+            return .fatal(
+                ProtocolError(
+                    .frameTooLarge,
+                    "frame of \(length) bytes exceeds the maximum frame length of \(self.settings.maximumFrameLength) bytes; closing the connection"
+                ))
         }
     }
 
-    /// Hands the tracking calls read so far to the pipeline in one call and answers each as it
-    /// was received. Where the pipeline has no room, that call and the ones after it are
-    /// parked, in order, and reading pauses until there is room.
-    private func submitBatch(context: ChannelHandlerContext) {
+    private func countFrames() {
         if self.uncounted.frames > 0 {
             self.stats.framesReceived(self.uncounted.frames, bytes: self.uncounted.bytes)
             self.uncounted = (0, 0)
         }
-        guard !self.batch.isEmpty else {
+    }
+
+    private func writabilityChanged(context: ChannelHandlerContext) {
+        if self.machine.writabilityChanged(writable: context.channel.isWritable) {
+            self.stats.slowReaderPaused()
+        }
+        self.drive(context: context)
+    }
+
+    // MARK: Actions
+
+    /// Carries out the machine's actions until it has none.
+    private func drive(context: ChannelHandlerContext) {
+        guard !self.isDriving else {
             return
         }
-        let batch = self.batch
-        self.batch = []
-        self.stats.ingestBatchSubmitted()
-        for (index, result) in self.pipeline.submit(batch).enumerated() {
-            if result.makesTheConnectionWait(for: batch[index]) {
-                if case .spoolFull = result {
-                    self.stats.spoolWasFull()
-                }
-                for track in batch[index...].reversed() {
-                    self.parked.prepend(.message(.track(track)))
-                }
-                self.pause(context: context)
-                return
-            }
-            self.answer(batch[index], result, context: context)
+        self.isDriving = true
+        defer { self.isDriving = false }
+        while let action = self.machine.nextAction() {
+            self.perform(action, context: context)
         }
     }
 
-    /// The reply to a tracking call the pipeline received, if it gets one.
-    private func answer(_ track: TrackMessage, _ result: Pipeline.SubmitResult, context: ChannelHandlerContext) {
-        switch result {
-        case .accepted(let sequence):
-            if let id = track.replyID {
-                let durableAfter = self.pipeline.acknowledgementsWaitForDisk ? sequence : nil
-                self.reply(.ok(id: id), context: context, after: durableAfter)
+    private func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .submit(let calls):
+            self.countFrames()
+            self.stats.ingestBatchSubmitted()
+            let results = self.pipeline.submit(calls)
+            for case .spoolFull in results {
+                self.stats.spoolWasFull()
             }
-        case .full, .spoolFull:
-            // Only with an id: without one the connection waits instead (see submitBatch).
-            self.stats.spoolWasFull()
-            self.reply(
-                .error(
-                    id: track.replyID,
-                    ProtocolError(
-                        .overloaded,
-                        "the spool is full (--spool-max-bytes) while PromptLayer is slow or unreachable; the message was not taken, send it again later"
-                    )),
-                context: context
-            )
-        case .shuttingDown:
-            self.reply(
-                .error(
-                    id: track.replyID, ProtocolError(.shuttingDown, "pltrackd is stopping and takes no new messages")),
-                context: context
-            )
+            if self.machine.submitted(calls, results, waitsForDisk: self.pipeline.acknowledgementsWaitForDisk) {
+                self.stats.backpressurePaused()
+            }
+        case .write(let reply):
+            self.write(reply, context: context)
+        case .flushWrites:
+            self.flushWrites(context: context)
+        case .collectStats(let id, let format):
+            self.countFrames()  // the stats request counts itself
+            self.machine.answered(self.settings.statsReply(id, format))
+        case .startFlush(let token, let id, let timeout):
+            self.startFlush(token: token, id: id, timeout: timeout, context: context)
+        case .waitForDisk(let from, let through):
+            self.waitForDisk(from: from, through: through, context: context)
+        case .waitForCapacity:
+            self.flushWrites(context: context)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.pipeline.whenCapacityAvailable(on: context.eventLoop).whenSuccess {
+                let (handler, context) = loopBound.value
+                handler.machine.capacityAvailable()
+                handler.drive(context: context)
+            }
+        case .startReading:
+            self.setReading(true, context: context)
+        case .stopReading:
+            self.setReading(false, context: context)
+        case .closeAfter(let reply):
+            if case .error(_, let error) = reply {
+                self.stats.rejected(error.code)
+            }
+            self.flushWrites(context: context)
+            LingeringClose.close(context.channel, after: reply)
+        case .close:
+            let channel = context.channel
+            let last = self.outbound.take() ?? channel.allocator.buffer(capacity: 0)
+            context.writeAndFlush(Self.wrapOutboundOut(last)).whenComplete { _ in channel.close(promise: nil) }
         }
-    }
-
-    /// Writes `reply`, or holds it until call `after` is durable; a reply behind a held one is
-    /// held too, so the order stays.
-    private func reply(_ reply: Reply, context: ChannelHandlerContext, after sequence: UInt64? = nil) {
-        if let after = sequence ?? self.awaitingDisk.last?.after {
-            self.awaitingDisk.append((reply, after))
-            self.waitForDisk(context: context)
-            return
-        }
-        self.write(reply, context: context)
     }
 
     private func write(_ reply: Reply, context: ChannelHandlerContext) {
@@ -290,94 +209,45 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// Writes the replies gathered since the last flush as one buffer, and flushes.
-    private func flushReplies(context: ChannelHandlerContext) {
+    private func flushWrites(context: ChannelHandlerContext) {
         if let outbound = self.outbound.take(), outbound.readableBytes > 0 {
             context.write(Self.wrapOutboundOut(outbound), promise: nil)
+            self.idleTimer?.touch()  // the idle time counts from the last reply too
         }
         context.flush()
     }
 
-    // MARK: Durability
-
-    /// Waits, one wait at a time, for the spool to be durable through the last held reply.
-    private func waitForDisk(context: ChannelHandlerContext) {
-        guard !self.waitsForDisk, let from = self.awaitingDisk.first?.after, let through = self.awaitingDisk.last?.after
-        else {
-            return
+    private func startFlush(token: UInt64, id: ReplyID?, timeout: Duration?, context: ChannelHandlerContext) {
+        let waitFor = TimeAmount(timeout ?? self.settings.live.read(\.flushTimeout))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.pipeline.flush(timeout: waitFor, on: context.eventLoop).whenSuccess { result in
+            let (handler, context) = loopBound.value
+            let reply: Reply =
+                switch result {
+                case .flushed: .ok(id: id)
+                case .timedOut:
+                    .error(
+                        id: id,
+                        ProtocolError(.timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
+                }
+            handler.machine.flushCompleted(token: token, reply: reply)
+            handler.drive(context: context)
         }
-        self.waitsForDisk = true
+    }
+
+    /// Waits for the spool to be durable through `through`; the replies that waited leave then.
+    private func waitForDisk(from: UInt64, through: UInt64, context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.pipeline.whenDurable(from: from, through: through, on: context.eventLoop).whenComplete { result in
             let (handler, context) = loopBound.value
-            let failure: (any Error)? =
+            let failure: String? =
                 switch result {
                 case .success: nil
-                case .failure(let error): error
+                case .failure(let error): "\(error)"
                 }
-            handler.diskCaughtUp(through: through, failure: failure, context: context)
+            handler.machine.diskCaughtUp(through: through, failure: failure)
+            handler.drive(context: context)
         }
-    }
-
-    private func diskCaughtUp(through: UInt64, failure: (any Error)?, context: ChannelHandlerContext) {
-        self.waitsForDisk = false
-        var released: [Reply] = []
-        while let first = self.awaitingDisk.first, first.after <= through {
-            self.awaitingDisk.removeFirst()
-            released.append(first.reply)
-        }
-        for reply in released {
-            switch (reply, failure) {
-            case (.ok(let id), let failure?):
-                self.write(
-                    .error(
-                        id: id,
-                        ProtocolError(
-                            .spoolError,
-                            "the spool could not write or flush the message to disk (\(failure)); it is kept in memory and will be sent, but a crash or power failure could lose it"
-                        )),
-                    context: context)
-            default:
-                self.write(reply, context: context)
-            }
-        }
-        self.flushReplies(context: context)
-        self.waitForDisk(context: context)
-        self.closeIfFinished(context: context)
-    }
-
-    // MARK: Backpressure
-
-    private func pause(context: ChannelHandlerContext) {
-        guard !self.isPaused else {
-            return
-        }
-        self.isPaused = true
-        self.stats.backpressurePaused()
-        self.flushReplies(context: context)
-        self.setReading(false, context: context)
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.pipeline.whenCapacityAvailable(on: context.eventLoop).whenSuccess {
-            let (handler, context) = loopBound.value
-            handler.resume(context: context)
-        }
-    }
-
-    private func resume(context: ChannelHandlerContext) {
-        self.isPaused = false
-        while !self.isPaused, let item = self.parked.popFirst() {
-            self.handle(item, context: context)
-            // Handed on in runs: calls that still find no room go back to the front of the
-            // parked ones, and that costs a run, not everything parked.
-            if self.batch.count >= Self.resumeRun {
-                self.submitBatch(context: context)
-            }
-        }
-        self.submitBatch(context: context)
-        self.flushReplies(context: context)
-        if !self.isPaused && !self.awaitsWritability {
-            self.setReading(true, context: context)
-        }
-        self.closeIfFinished(context: context)
     }
 
     private func setReading(_ reading: Bool, context: ChannelHandlerContext) {
@@ -390,18 +260,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// After the client's half-close, the connection ends once nothing it sent is left to handle.
-    /// Replies to pending `flush` messages are lost then; a client that wants them keeps its side open.
-    private func closeIfFinished(context: ChannelHandlerContext) {
-        guard self.inputClosed, !self.isPaused, self.parked.isEmpty, self.batch.isEmpty, self.awaitingDisk.isEmpty,
-            !self.isClosing
-        else {
-            return
+    /// Closes the connection if its client has sent nothing for `--idle-timeout` and is owed
+    /// nothing; returns whether it did.
+    private func closeIfIdle(context: ChannelHandlerContext) -> Bool {
+        guard self.machine.isIdle, context.channel.isActive else {
+            return false
         }
-        self.isClosing = true
-        let channel = context.channel
-        let last = self.outbound.take() ?? channel.allocator.buffer(capacity: 0)
-        context.writeAndFlush(Self.wrapOutboundOut(last))
-            .whenComplete { _ in channel.close(promise: nil) }
+        self.logger.debug("closing an idle connection")
+        self.stats.idleConnectionClosed()
+        _ = self.machine.closed()
+        context.close(promise: nil)
+        return true
     }
 }

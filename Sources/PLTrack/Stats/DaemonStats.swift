@@ -13,6 +13,7 @@ public final class DaemonStats: Sendable {
     private let connectionsRefused: Counter
     private let connectionsForbidden: Counter
     private let stalledFrames: Counter
+    private let idleConnectionsClosed: Counter
     private let framesReceived: Counter
     private let bytesReceived: Counter
     private let ingestBatches: Counter
@@ -36,6 +37,7 @@ public final class DaemonStats: Sendable {
         self.connectionsRefused = Counter(label: Names.connectionsRefused, factory: registry)
         self.connectionsForbidden = Counter(label: Names.connectionsForbidden, factory: registry)
         self.stalledFrames = Counter(label: Names.stalledFrames, factory: registry)
+        self.idleConnectionsClosed = Counter(label: Names.idleConnectionsClosed, factory: registry)
         self.framesReceived = Counter(label: Names.framesReceived, factory: registry)
         self.bytesReceived = Counter(label: Names.bytesReceived, factory: registry)
         self.ingestBatches = Counter(label: Names.ingestBatches, factory: registry)
@@ -61,6 +63,7 @@ public final class DaemonStats: Sendable {
         static let connectionsRefused = "pltrackd_connections_refused_total"
         static let connectionsForbidden = "pltrackd_connections_forbidden_total"
         static let stalledFrames = "pltrackd_stalled_frames_total"
+        static let idleConnectionsClosed = "pltrackd_idle_connections_closed_total"
         static let framesReceived = "pltrackd_frames_received_total"
         static let bytesReceived = "pltrackd_bytes_received_total"
         static let ingestBatches = "pltrackd_ingest_batches_total"
@@ -78,6 +81,10 @@ public final class DaemonStats: Sendable {
     /// Counts a connection closed because its client stopped halfway through a frame.
     func stalledFrame() {
         self.stalledFrames.increment()
+    }
+
+    func idleConnectionClosed() {
+        self.idleConnectionsClosed.increment()
     }
 
     /// Counts a connection refused because its peer is on neither allow-list.

@@ -12,6 +12,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var connectionsForbidden: Int
     /// Connections closed because their client stopped halfway through a frame (`--frame-timeout`).
     public var stalledFrames: Int
+    /// Connections closed because their client sent nothing for `--idle-timeout`.
+    public var idleConnectionsClosed: Int
     public var framesReceived: Int
     public var bytesReceived: Int
     /// Hand-offs of tracking calls from ingest to the pipeline: one per read, however many
@@ -67,6 +69,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.connectionsRefused = stats.count(DaemonStats.Names.connectionsRefused)
         self.connectionsForbidden = stats.count(DaemonStats.Names.connectionsForbidden)
         self.stalledFrames = stats.count(DaemonStats.Names.stalledFrames)
+        self.idleConnectionsClosed = stats.count(DaemonStats.Names.idleConnectionsClosed)
         self.framesReceived = stats.count(DaemonStats.Names.framesReceived)
         self.bytesReceived = stats.count(DaemonStats.Names.bytesReceived)
         self.ingestBatches = stats.count(DaemonStats.Names.ingestBatches)

@@ -51,7 +51,13 @@ public struct SystemdNotifier: Sendable {
         guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else {
             return nil
         }
-        return .microseconds(Int64(microseconds / 2))
+        return Self.keepAliveInterval(watchdogMicroseconds: microseconds)
+    }
+
+    /// How often to send `WATCHDOG=1` for a watchdog timeout of `microseconds`: half of it, as
+    /// `sd_watchdog_enabled(3)` advises.
+    static func keepAliveInterval(watchdogMicroseconds microseconds: UInt64) -> Duration {
+        .microseconds(Int64(microseconds / 2))
     }
 }
 
