@@ -28,6 +28,8 @@ struct SpoolStoreTests {
         try store.sync()
         let segmentsAfter = SpoolDirectory.segments(in: directory).count
         #expect(segmentsAfter < segmentsBefore, "segments holding only resolved messages are deleted")
+        #expect(store.deletions.segments == segmentsBefore - segmentsAfter)
+        #expect(store.deletions.unsyncedDirectory == 0, "each deletion's directory fsync succeeded")
         #expect(store.bytes == Self.fileBytes(directory))
         #expect(store.pendingMessages == 3)
         #expect(SpoolDirectory.replay(directory).pending.map(\.sequence) == [28, 29, 30])

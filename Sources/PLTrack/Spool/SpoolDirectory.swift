@@ -44,6 +44,18 @@ enum SpoolDirectory {
         static let empty = Replay(pending: [], segments: [], damage: [], highestSequence: 0)
     }
 
+    /// Flushes the directory's entries, so that a segment created or deleted stays so after a
+    /// power failure; returns whether the `fsync` succeeded.
+    @discardableResult
+    static func syncEntries(of directory: String) -> Bool {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return false
+        }
+        defer { close(descriptor) }
+        return fsync(descriptor) == 0
+    }
+
     static func path(ofSegment index: UInt64, in directory: String) -> String {
         let hex = String(index, radix: 16)
         return "\(directory)/segment-\(String(repeating: "0", count: max(0, 16 - hex.count)))\(hex).pltspool"

@@ -17,6 +17,8 @@ final class SpoolStore {
     private static let checkpointMilliseconds: Int64 = 100
     /// Bytes in the segments still kept.
     private(set) var bytes: Int
+    /// Segments deleted, and how many of the deletions' directory `fsync`s failed.
+    private(set) var deletions = (segments: 0, unsyncedDirectory: 0)
 
     /// Opens a new segment in `directory` (created with mode 0700 if missing), after the ones
     /// `replay` read there, whose pending messages it keeps until they are resolved.
@@ -113,7 +115,12 @@ final class SpoolStore {
         return markedOffset
     }
 
+    /// Deletes `segments`, then flushes the directory: a deleted segment that came back after
+    /// a power failure would send its calls again.
     private func delete(_ segments: [UInt64]) {
+        guard !segments.isEmpty else {
+            return
+        }
         for segment in segments {
             let path = SpoolDirectory.path(ofSegment: segment, in: self.writer.directory)
             var status = stat()
@@ -121,6 +128,10 @@ final class SpoolStore {
                 self.bytes -= Int(status.st_size)
             }
             _ = unlink(path)
+        }
+        self.deletions.segments += segments.count
+        if !SpoolDirectory.syncEntries(of: self.writer.directory) {
+            self.deletions.unsyncedDirectory += 1
         }
     }
 }

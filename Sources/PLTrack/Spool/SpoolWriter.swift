@@ -126,11 +126,7 @@ final class SpoolWriter {
         header.writeFraming { $0.writeImmutableBuffer(SegmentReplay.header()) }
         try self.write(&header)
         // The new file's name must survive a crash too.
-        let directoryDescriptor = open(self.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            _ = fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        SpoolDirectory.syncEntries(of: self.directory)
         self.unsynced = true
     }
 
