@@ -20,11 +20,11 @@ from procs import Interference, Processes, tree_cpu_seconds
 
 SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
-             "backlog": 1_000_000},
+             "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
-              "backlog": 100_000},
+              "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300},
 }
-ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "latency", "backlog"]
+ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "latency", "fairness", "backlog"]
 
 
 def main():
@@ -77,6 +77,8 @@ def main():
                 results.append(rows.latency(h, size, "0ms", beside_syslog_ng=False))
                 # A rate pltrackd sustains today, for the latency the window alone costs.
                 results.append(rows.latency(h, size, "50ms", rate=2_000, beside_syslog_ng=False))
+            elif name == "fairness":
+                results.append(rows.fairness(h, size))
             elif name == "backlog":
                 results.append(rows.backlog(h, size))
             # The machine may be shared: what else ran while these rows did.

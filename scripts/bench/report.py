@@ -20,6 +20,10 @@ def ratio(row):
 def _figure(side):
     if not side:
         return "—"
+    if "during_flood_ms" in side.get("details", {}):
+        during, alone = side["details"]["during_flood_ms"], side["details"]["alone_ms"]
+        return (f"p50 {during['p50_ms']:.2f} / p99 {during['p99_ms']:.2f} / max {during['max_ms']:.2f} ms "
+                f"(alone: p50 {alone['p50_ms']:.2f} / p99 {alone['p99_ms']:.2f} ms)")
     if "p50_ms" in side:
         return f"p50 {side['p50_ms']:.1f} / p99 {side['p99_ms']:.1f} / p99.9 {side['p999_ms']:.1f} ms"
     if "idle_rss_mib" in side:

@@ -222,6 +222,51 @@ def latency(h, size, window="50ms", rate=10_000, beside_syslog_ng=True):
     }
 
 
+def fairness(h, size):
+    """One application floods the daemon; another's acknowledgements are timed alone and during
+    the flood. Production settings: a spool with --fsync always (an ack waits for the fsync)."""
+    m, probes = size["fairness"], size["fairness_probes"]
+    hang, hang_port = h.start_sink("fairness-hang", hang=True)
+    spool = h.directory("fairness") + "/spool"
+    proc, sock = h.start_pltrackd("fairness", [
+        "--spool-dir", spool, "--fsync", "always", "--api-key-file", h.key_file,
+        "--upstream", f"http://127.0.0.1:{hang_port}"])
+
+    def probe(first_request_id):
+        return h.generate("ingest", "--socket", sock, "--connections", 1, "--in-flight", 1,
+                          "--messages", probes, "--first-request-id", first_request_id)
+
+    alone = probe(200_000_000_000)
+    flood = h.generate_in_background("ingest", "--socket", sock, "--connections", 16, "--messages", m,
+                                     "--first-request-id", 300_000_000_000)
+    time.sleep(0.3)  # the flood is under way
+    during = probe(400_000_000_000)
+    flooded = flood.result()
+    overlapped = during["finished_at"] <= flooded["finished_at"]
+    peak_rss_mib = mib(proc.peak_rss_kib())
+    h.processes.stop(proc)
+    h.processes.stop(hang)
+
+    def latency(run):
+        return {key.replace("_us", "_ms"): round(value / 1000, 2) for key, value in run["reply_latency"].items()}
+
+    during_ms, alone_ms = latency(during), latency(alone)
+    return {
+        "row": "fairness", "title": "another client's ack latency while one floods (16 connections)",
+        "messages": m,
+        "pltrackd": {"value": during_ms["p99_ms"], "unit": "ms (p99)", "cpu_us_per_msg": None,
+                     "peak_rss_mib": peak_rss_mib,
+                     "details": {"during_flood_ms": during_ms, "alone_ms": alone_ms, "probes": probes,
+                                 "flood_msg_per_s": round(flooded["messages_per_second"]),
+                                 "probe_finished_inside_the_flood": overlapped}},
+        "syslog_ng": None,
+        "compared": "pltrackd only (syslog-ng acknowledges nothing): one connection sends calls with an id, one at "
+                    "a time, and times each reply, first alone and then while 16 other connections send M "
+                    "calls fire-and-forget as fast as they can; --spool-dir, --fsync always, an upstream that "
+                    "hangs.",
+    }
+
+
 def backlog(h, size):
     """Memory while calls wait on the spool for an upstream that is down (connections refused),
     and idle memory. syslog-ng holds the same calls in a reliable disk buffer."""

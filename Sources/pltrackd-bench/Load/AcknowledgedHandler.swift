@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 
 /// Keeps up to ``inFlight`` messages with an `id` outstanding on a connection: it sends that
@@ -5,6 +6,8 @@ import NIOCore
 /// work queued but the client waits for every acknowledgement, as a careful app would.
 ///
 /// New messages for a read's worth of replies go out in one write, in `channelReadComplete`.
+/// Each reply's latency (from the write of its message to its arrival) goes into the report:
+/// pltrackd answers a connection's messages in order, so the oldest write is the one answered.
 final class AcknowledgedHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -14,6 +17,8 @@ final class AcknowledgedHandler: ChannelInboundHandler {
     private var next: UInt64
     private let end: UInt64
     private var outstanding = 0
+    /// When each unanswered write went out (`CLOCK_MONOTONIC` nanoseconds) and its messages.
+    private var writes: Deque<(nanoseconds: UInt64, messages: Int)> = []
     private var finished = false
     private var report = ConnectionReport()
     private let done: EventLoopPromise<ConnectionReport>
@@ -37,6 +42,7 @@ final class AcknowledgedHandler: ChannelInboundHandler {
         self.report.count(reply)
         if reply != .endOfRun {
             self.outstanding -= 1
+            self.recordLatency()
         }
     }
 
@@ -62,7 +68,20 @@ final class AcknowledgedHandler: ChannelInboundHandler {
         self.next += UInt64(count)
         self.outstanding += count
         self.report.sent += count
+        self.writes.append((Clocks.monotonicNanoseconds(), count))
         context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func recordLatency() {
+        guard let oldest = self.writes.first else {
+            return
+        }
+        self.report.latencies.append(Clocks.monotonicNanoseconds() - oldest.nanoseconds)
+        if oldest.messages > 1 {
+            self.writes[self.writes.startIndex].messages -= 1
+        } else {
+            self.writes.removeFirst()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -8,6 +8,8 @@ struct ConnectionReport: Sendable {
     var errors = 0
     /// The first error reply's text, if any.
     var firstError: String?
+    /// Nanoseconds from each acknowledged message's write to its reply (acknowledged runs).
+    var latencies: [UInt64] = []
 
     mutating func count(_ reply: Reply) {
         switch reply {

@@ -43,6 +43,31 @@ struct LoadRun: Sendable {
         var messagesPerSecond: Double
         /// CPU the generator itself used; near `seconds` means it, not the daemon, was the limit.
         var generatorCPUSeconds: Double
+        /// From a message's write to its reply, in microseconds (acknowledged runs).
+        var replyLatency: ReplyLatency?
+    }
+
+    /// Percentiles of the reply latencies of a run, in microseconds.
+    struct ReplyLatency: Encodable {
+        var p50Us: Double
+        var p99Us: Double
+        var p999Us: Double
+        var maxUs: Double
+
+        init?(_ nanoseconds: [UInt64]) {
+            guard !nanoseconds.isEmpty else {
+                return nil
+            }
+            let sorted = nanoseconds.sorted()
+            func at(_ quantile: Double) -> Double {
+                let index = min(sorted.count - 1, Int((Double(sorted.count) * quantile).rounded(.up)) - 1)
+                return Double(sorted[max(0, index)]) / 1000
+            }
+            self.p50Us = at(0.5)
+            self.p99Us = at(0.99)
+            self.p999Us = at(0.999)
+            self.maxUs = at(1)
+        }
     }
 
     func run(group: any EventLoopGroup) async throws -> Summary {
@@ -73,6 +98,7 @@ struct LoadRun: Sendable {
             total.acknowledged += report.acknowledged
             total.errors += report.errors
             total.firstError = total.firstError ?? report.firstError
+            total.latencies += report.latencies
         }
         let seconds = Double(Clocks.monotonicNanoseconds() - started) / 1e9
         let finishedAt = Clocks.epochSeconds()
@@ -84,7 +110,7 @@ struct LoadRun: Sendable {
             messages: self.messages, messageBytes: template.size, sent: total.sent, acknowledged: total.acknowledged,
             errors: total.errors, firstError: total.firstError, startedAt: startedAt, finishedAt: finishedAt,
             seconds: seconds, messagesPerSecond: Double(total.sent) / seconds,
-            generatorCPUSeconds: Clocks.processCPUSeconds() - cpuBefore)
+            generatorCPUSeconds: Clocks.processCPUSeconds() - cpuBefore, replyLatency: ReplyLatency(total.latencies))
     }
 
     /// The message indices connection `index` sends: an even share of the run.
