@@ -89,6 +89,18 @@ public struct ChildProcess: Sendable {
             kill(self.process.processIdentifier, signal)
         }
 
+        /// Kills the child with SIGKILL unless it has exited, and removes its captured output:
+        /// for `defer`, so a test that throws before it stops the child leaves no process behind.
+        /// Foundation reaps the killed child.
+        public func killIfRunning() {
+            guard self.process.isRunning else {
+                return
+            }
+            kill(self.process.processIdentifier, SIGKILL)
+            try? FileManager.default.removeItem(atPath: self.outputPath)
+            try? FileManager.default.removeItem(atPath: self.errorPath)
+        }
+
         /// Waits for the child to exit and returns what it wrote.
         public func wait() async -> Outcome {
             let status = await self.exited.value

@@ -56,6 +56,14 @@ public final class DaemonHarness: Sendable {
         try await self.task.value
     }
 
+    /// Cancels the daemon unless ``stop()`` already stopped it, and removes the temporary
+    /// directory: for `defer`, so a test that throws leaves no daemon serving. (Cancelling its
+    /// service group stops the daemon without waiting for it; ``stop()`` is the graceful way.)
+    public func tearDown() {
+        self.task.cancel()
+        self.removeFiles()
+    }
+
     /// Removes the temporary directory.
     public func removeFiles() {
         try? FileManager.default.removeItem(at: self.directory)

@@ -50,6 +50,12 @@ public final class DaemonProcess: Sendable {
         return await self.process.wait()
     }
 
+    /// Kills the daemon with SIGKILL unless it has exited: for `defer`, so a test that throws
+    /// before ``stop()`` or ``kill()`` leaves no daemon behind.
+    public func killIfRunning() {
+        self.process.killIfRunning()
+    }
+
     /// The daemon's resident memory, in KiB, from `/proc`.
     public var residentKiB: Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(self.process.pid)/status", encoding: .utf8) else {

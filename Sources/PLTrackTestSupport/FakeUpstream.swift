@@ -117,6 +117,12 @@ public final class FakeUpstream: Sendable {
         try? await self.channel.close()
     }
 
+    /// Stops listening without waiting, unless ``stop()`` already did: for `defer`, so a test
+    /// that throws leaves no server behind.
+    public func close() {
+        self.channel.close(promise: nil)
+    }
+
     /// A PromptLayer that is down: a server started and stopped at once, so connections to its
     /// port are refused; ``restarted()`` brings it back on the same port.
     public static func unreachable() async throws -> FakeUpstream {

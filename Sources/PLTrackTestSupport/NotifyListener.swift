@@ -44,21 +44,24 @@ public final class NotifyListener: Sendable {
         return self.messages.withLockedValue { $0 }
     }
 
-    /// Waits (polling, bounded by `limit`) until `count` messages satisfy `predicate`; returns them.
+    /// Waits (polling) until `count` messages satisfy `predicate` and returns them; throws
+    /// ``WaitTimedOut`` naming `awaited` (and what was received) if they did not come within `limit`.
     @discardableResult
     public func waitFor(
-        _ count: Int = 1,
+        _ awaited: String,
+        count: Int = 1,
         limit: Duration = .seconds(120),
         where predicate: (String) -> Bool
     ) async throws -> [Message] {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        while true {
-            let matching = self.received.filter { predicate($0.text) }
-            if matching.count >= count || clock.now > deadline {
-                return matching
+        do {
+            return try await PLTrackTestSupport.waitFor(awaited, limit: limit) {
+                let matching = self.received.filter { predicate($0.text) }
+                return matching.count >= count ? matching : nil
             }
-            try await Task.sleep(for: .milliseconds(10))
+        } catch let timeout as WaitTimedOut {
+            let last = self.received.suffix(5).map(\.text)
+            throw WaitTimedOut(
+                awaited: "\(count) × \(awaited) on \(self.path) (last received: \(last))", limit: timeout.limit)
         }
     }
 

@@ -18,17 +18,16 @@ public final class TerminalSession: Sendable {
         ).start()
     }
 
-    /// The command's process id: the one child of `script`. Waits for it to appear.
+    /// The command's process id: the one child of `script`. Waits for it to appear; throws
+    /// ``WaitTimedOut`` if it did not within ten seconds.
     public func commandPID() async throws -> Int32 {
         let children = "/proc/\(self.script.pid)/task/\(self.script.pid)/children"
-        for _ in 0..<400 {
+        return try await waitFor(
+            "a child of script(1), pid \(self.script.pid)", limit: .seconds(10), polling: .milliseconds(25)
+        ) {
             let text = (try? String(contentsOfFile: children, encoding: .utf8)) ?? ""
-            if let pid = text.split(separator: " ").first.flatMap({ Int32($0) }) {
-                return pid
-            }
-            try await Task.sleep(for: .milliseconds(25))
+            return text.split(separator: " ").first.flatMap { Int32($0) }
         }
-        throw CocoaError(.fileNoSuchFile)
     }
 
     /// Closes the terminal: `script` is killed, so the terminal's master side is closed.
@@ -37,21 +36,36 @@ public final class TerminalSession: Sendable {
         _ = await self.script.wait()
     }
 
+    /// Closes the terminal without waiting, unless ``close()`` already did: for `defer`, so a
+    /// test that throws leaves no terminal behind.
+    public func hangUp() {
+        self.script.killIfRunning()
+    }
+
     /// Waits until process `pid` has exited (gone, or a zombie nobody has reaped yet); throws
-    /// if it is still running after a minute.
+    /// ``WaitTimedOut`` if it is still running after a minute.
     public static func waitUntilExited(_ pid: Int32) async throws {
-        for _ in 0..<2400 {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let state = stat.split(separator: ")").last?.split(separator: " ").first
-            else {
-                return
-            }
-            if state == "Z" || state == "X" {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(25))
+        try await waitUntil("process \(pid) to exit", limit: .seconds(60), polling: .milliseconds(25)) {
+            !Self.isRunning(pid)
         }
-        throw CocoaError(.executableLoad)
+    }
+
+    /// Kills process `pid` with SIGKILL unless it has exited: for `defer`, so a command that
+    /// outlives its terminal in a failing test does not outlive the test.
+    public static func killIfRunning(_ pid: Int32) {
+        if Self.isRunning(pid) {
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// Whether process `pid` exists and is neither a zombie nor dead.
+    private static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let state = stat.split(separator: ")").last?.split(separator: " ").first
+        else {
+            return false
+        }
+        return state != "Z" && state != "X"
     }
 
     private static func quoted(_ argument: String) -> String {

@@ -17,23 +17,25 @@ public struct TestClient {
     }
 
     /// Pings `path` until a daemon answers (for up to a minute); a socket file left by a
-    /// killed daemon refuses until then.
+    /// killed daemon refuses until then. Throws ``WaitTimedOut`` if none answered.
     public static func waitUntilServing(_ path: String) async throws {
         var lastError: (any Error)?
-        for _ in 0..<2400 {
-            do {
-                let pong = try await Self.connect(to: path) {
-                    try await $0.request(#"{"type":"ping","id":"up"}"#)
+        let awaited = "a daemon answering ping on \(path)"
+        do {
+            try await waitUntil(awaited, limit: .seconds(60), polling: .milliseconds(25)) {
+                do {
+                    let pong = try await Self.connect(to: path) {
+                        try await $0.request(#"{"type":"ping","id":"up"}"#)
+                    }
+                    return pong?["ok"] == .bool(true)
+                } catch {
+                    lastError = error
+                    return false
                 }
-                if pong?["ok"] == .bool(true) {
-                    return
-                }
-            } catch {
-                lastError = error
             }
-            try await Task.sleep(for: .milliseconds(25))
+        } catch let timeout as WaitTimedOut {
+            throw WaitTimedOut(awaited: awaited, limit: timeout.limit, lastError: lastError)
         }
-        throw lastError ?? CocoaError(.fileNoSuchFile)
     }
 
     /// Sends one message.

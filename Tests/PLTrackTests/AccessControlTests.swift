@@ -13,6 +13,7 @@ struct AccessControlTests {
 
     @Test func aPeerOnNeitherListIsAnsweredForbiddenClosedAndCounted() async throws {
         let daemon = try await DaemonHarness { $0.allowedUIDs = [Self.stranger] }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             let reply = try await client.reply()
             #expect(reply?["ok"] == .bool(false))
@@ -25,7 +26,6 @@ struct AccessControlTests {
         #expect(stats.rejected["forbidden"] == 1)
         #expect(stats.connectionsOpen == 0)
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     struct Lists: Sendable, CustomTestStringConvertible {
@@ -45,16 +45,17 @@ struct AccessControlTests {
             configuration.allowedUIDs = uids
             configuration.allowedGIDs = gids
         }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
         }
         #expect(daemon.daemon.statsSnapshot().connectionsForbidden == 0)
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func theListsReloadAndApplyToTheNextConnection() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
         }
@@ -65,7 +66,6 @@ struct AccessControlTests {
             #expect(try await client.reply()?["error"]?["code"]?.string == "forbidden")
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func theListsAreReadRepeatedOrCommaSeparatedAndBadIDsAreNamed() throws {

@@ -22,7 +22,9 @@ struct BulkDeliveryTests {
             default: return .success
             }
         }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
         let perConnection = Self.messageCount / Self.connections
         try await withThrowingTaskGroup(of: Void.self) { group in
             for connection in 0..<Self.connections {
@@ -59,6 +61,5 @@ struct BulkDeliveryTests {
         #expect(upstream.violations.isEmpty)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 }

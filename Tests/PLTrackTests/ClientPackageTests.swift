@@ -30,9 +30,9 @@ struct ClientPackageTests {
         return (try? decoder.decode(File.self, from: Data(contentsOf: url)).calls) ?? []
     }()
 
-    @Test func thePythonPackageInstalledWithPipPassesTheVectorsAndTheSchemasAndMakesTheSDKsCalls() async throws {
-        let python = try #require(
-            BuildProducts.onPath("python3"), "python3 is not installed; scripts/test.sh installs it")
+    @Test(.enabled(if: BuildProducts.onPath("python3") != nil, "needs python3; scripts/test.sh installs it"))
+    func thePythonPackageInstalledWithPipPassesTheVectorsAndTheSchemasAndMakesTheSDKsCalls() async throws {
+        let python = try #require(BuildProducts.onPath("python3"))
         let environment = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pltrack-venv-\(UUID().uuidString.prefix(8))"
         ).path
@@ -59,8 +59,12 @@ struct ClientPackageTests {
         }
     }
 
-    @Test func theNodePackageInstalledWithNpmPassesTheVectorsAndMakesTheSDKsCalls() async throws {
-        let npm = try #require(BuildProducts.onPath("npm"), "npm is not installed; scripts/test.sh installs it")
+    @Test(
+        .enabled(
+            if: BuildProducts.onPath("npm") != nil && BuildProducts.onPath("node") != nil,
+            "needs npm and node; scripts/test.sh installs them"))
+    func theNodePackageInstalledWithNpmPassesTheVectorsAndMakesTheSDKsCalls() async throws {
+        let npm = try #require(BuildProducts.onPath("npm"))
         let node = try #require(BuildProducts.onPath("node"))
         let app = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pltrack-npm-\(UUID().uuidString.prefix(8))")
@@ -114,14 +118,15 @@ struct ClientPackageTests {
         #expect(client.lost == 1)
         #expect(lost.types == ["track.score"])
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         // One daemon, then another on the same socket: the client's connection to the first
         // answers `shutting_down` or is closed, and the call goes to the second.
         for groupID in 1...2 as ClosedRange<Int64> {
             let daemon = try await DaemonHarness(upstream: upstream) { $0.socketPath = socket }
+            defer { daemon.tearDown() }
             #expect(client.track.group(.init(requestID: 1, groupID: groupID)))
             #expect(client.flush())
             try await daemon.stop()
-            daemon.removeFiles()
         }
         #expect(client.lost == 1)
         #expect(client.refusals == [], "\(client.refusals)")
@@ -199,14 +204,15 @@ struct ClientPackageTests {
         _ body: (String) async throws -> Void, received: ([FakeUpstream.Request]) -> Void
     ) async throws {
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
+        defer { daemon.tearDown() }
         try await body(daemon.socketPath)
         let requests = upstream.succeeded
         #expect(requests.allSatisfy { $0.apiKey == upstream.expectedAPIKey })
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
         received(requests)
     }
 

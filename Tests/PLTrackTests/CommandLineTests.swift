@@ -48,6 +48,7 @@ struct CommandLineTests {
 
     @Test func sendFramesEachArgumentAndFailsOnAnErrorReply() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         let good = try await Self.pltrackd([
             "send", "--socket", daemon.socketPath,
             #"{"type":"track.prompt","prompt_name":"cli","request_id":1}"#, #"{"type":"flush"}"#,
@@ -63,11 +64,11 @@ struct CommandLineTests {
         let lines = try daemon.jsonLines(daemon.daemon.configuration.outboxPath)
         #expect(lines.count == 1)
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func statsPrintsATableOrJSON() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         let table = try await Self.pltrackd(["stats", "--socket", daemon.socketPath])
         #expect(table.status == 0)
         #expect(table.standardOutput.contains("delivered"))
@@ -78,7 +79,6 @@ struct CommandLineTests {
         #expect(stats["accepted"]?.integer == 0)
         #expect(stats["connections_total"]?.integer == 2)
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func aClientWithoutADaemonSaysWhereItLooked() async throws {
@@ -92,6 +92,7 @@ struct CommandLineTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         for keyed in [false, true] {
             let socket = directory + "/d.sock"
             var environment = ProcessInfo.processInfo.environment
@@ -102,6 +103,7 @@ struct CommandLineTests {
                 environment: environment,
                 currentDirectory: directory
             ).start()
+            defer { daemon.killIfRunning() }
             try await Self.waitForSocket(socket)
             let send = try await Self.pltrackd([
                 "send", "--socket", socket, #"{"type":"track.prompt","prompt_name":"p","request_id":7}"#,
@@ -120,10 +122,10 @@ struct CommandLineTests {
         await upstream.stop()
     }
 
-    /// Waits (boundedly) for a daemon started as a child to bind its socket.
+    /// Waits for a daemon started as a child to bind its socket; throws if it did not within 30 s.
     static func waitForSocket(_ path: String) async throws {
-        for _ in 0..<600 where !FileManager.default.fileExists(atPath: path) {
-            try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil("a daemon to bind \(path)", limit: .seconds(30), polling: .milliseconds(50)) {
+            FileManager.default.fileExists(atPath: path)
         }
     }
 }

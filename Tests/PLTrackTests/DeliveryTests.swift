@@ -14,7 +14,9 @@ struct DeliveryTests {
 
     @Test func aTrackedPromptReachesPromptLayerExactlyAsSent() async throws {
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
         let message =
             #"{"type":"track.prompt","id":"r1","prompt_name":"support","request_id":9007199254740993,"prompt_input_variables":{"user":"é"},"version":2,"x_extra":[1.50]}"#
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
@@ -32,7 +34,6 @@ struct DeliveryTests {
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func rateLimitedAndFailingRequestsAreRetriedUntilDelivered() async throws {
@@ -44,7 +45,9 @@ struct DeliveryTests {
             default: .success
             }
         }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for requestID in 1...20 {
                 try await client.send(Self.prompt(requestID))
@@ -61,13 +64,14 @@ struct DeliveryTests {
         #expect(upstream.violations.isEmpty)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func aLaterCallForARequestWinsUpstreamEvenWhenTheEarlierOneIsRetried() async throws {
         // Every call's first attempt fails: revision 1 waits out a backoff while later ones arrive.
         let upstream = try await FakeUpstream { _, attempt in attempt == 0 ? .init(status: 500) : .success }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for revision in 1...5 {
                 try await client.send(Self.prompt(7, extra: #","prompt_input_variables":{"revision":\#(revision)}"#))
@@ -82,7 +86,6 @@ struct DeliveryTests {
         #expect(revisions == revisions.sorted() && Set(revisions).count == revisions.count, "in order: \(revisions)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func refusedRequestsGoToTheDeadLettersWithTheReason() async throws {
@@ -90,7 +93,9 @@ struct DeliveryTests {
             request.json?["request_id"]?.integer == 2
                 ? .init(status: 400, body: #"{"message":"unknown prompt"}"#) : .success
         }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for requestID in 1...3 {
                 try await client.send(Self.prompt(requestID))
@@ -109,13 +114,14 @@ struct DeliveryTests {
         try await daemon.stop()
         await upstream.stop()
         try Self.expectKeyNowhere(upstream.expectedAPIKey, in: daemon)
-        daemon.removeFiles()
     }
 
     @Test func callsForTheSameRequestCoalesceToTheNewest() async throws {
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         // A window far longer than the test: only the flush releases the calls.
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .seconds(600) }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for revision in 1...3 {
                 try await client.send(Self.prompt(1, extra: #","label":"rev-\#(revision)""#))
@@ -132,16 +138,17 @@ struct DeliveryTests {
         #expect(upstream.succeeded.count == 2)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func aFullQueueStopsReadingAndLosesNothing() async throws {
         let upstream = try await FakeUpstream { _, _ in .init(status: 200, delay: .milliseconds(2)) }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) {
             $0.queueCapacity = 8
             $0.workers = 2
             $0.coalescingWindow = .zero
         }
+        defer { daemon.tearDown() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for connection in 0..<4 {
                 group.addTask {
@@ -164,12 +171,13 @@ struct DeliveryTests {
         #expect(Set(delivered).count == 400 && delivered.count == 400)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func flushAnswersTimeoutWhileUpstreamIsDownAndTheCallsAreKept() async throws {
         let upstream = try await FakeUpstream { _, _ in .init(status: 503) }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) { $0.drainTimeout = .milliseconds(100) }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             try await client.send(Self.prompt(1))
             let reply = try await client.flush(timeoutMilliseconds: 200)
@@ -181,12 +189,13 @@ struct DeliveryTests {
         }
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func aCallRetriedPastItsMaximumAgeIsDeadLetteredAsExpired() async throws {
         let upstream = try await FakeUpstream { _, _ in .init(status: 503, body: "down for maintenance") }
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) { $0.maximumAge = .milliseconds(200) }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             try await client.send(Self.prompt(5))
             #expect(try await client.flush()?["ok"] == .bool(true))
@@ -201,11 +210,11 @@ struct DeliveryTests {
         #expect((letters.first?["attempts"]?.integer ?? 0) >= 1)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func withoutAKeyEveryCallLandsInTheOutbox() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(Self.prompt(42, id: "a"))?["ok"] == .bool(true))
             #expect(try await client.flush()?["ok"] == .bool(true))
@@ -219,7 +228,6 @@ struct DeliveryTests {
                 ])
             ])
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     /// The API key must appear in no file the daemon wrote.

@@ -11,6 +11,7 @@ import Testing
 struct IngestTests {
     @Test func aBadMessageGetsAClearErrorAndTheConnectionStaysUsable() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             let reply = try await client.request(#"{"type":"track.prompt","id":7,"request_id":1}"#)
             #expect(reply?["id"] == .integer(7))
@@ -30,21 +31,21 @@ struct IngestTests {
             #expect(stats?["rejected"]?["invalid_json"]?.integer == 1)
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func anEmptyFrameIsInvalidJSONAndFramingContinues() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request("")?["error"]?["code"]?.string == "invalid_json")
             #expect(try await client.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func anOversizedFrameIsRefusedAndTheConnectionClosed() async throws {
         let daemon = try await DaemonHarness { $0.maximumFrameLength = 64 }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             let big = #"{"type":"track.prompt","prompt_name":"\#(String(repeating: "x", count: 100))","request_id":1}"#
             let reply = try await client.request(big)
@@ -56,11 +57,11 @@ struct IngestTests {
             #expect(try await client.stats()?["rejected"]?["frame_too_large"]?.integer == 1)
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func aFrameSplitAcrossWritesIsReassembled() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             var frame = ByteBuffer()
             frame.writeFrame(bytes: Array(#"{"type":"ping","id":"split"}"#.utf8))
@@ -71,11 +72,11 @@ struct IngestTests {
             #expect(try await client.reply()?["id"] == .string("split"))
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func connectionsBeyondTheLimitAreAnsweredOverloaded() async throws {
         let daemon = try await DaemonHarness { $0.maximumConnections = 1 }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { first async throws in
             #expect(try await first.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
             try await TestClient.connect(to: daemon.socketPath) { second async throws in
@@ -85,11 +86,11 @@ struct IngestTests {
             #expect(try await first.stats()?["connections_refused"]?.integer == 1)
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func framesSentBeforeAHalfCloseAreStillHandled() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             try await client.send(#"{"type":"track.prompt","prompt_name":"p","request_id":1,"id":"last"}"#)
             client.writer.finish()
@@ -99,22 +100,22 @@ struct IngestTests {
             #expect(try await client.stats()?["accepted"]?.integer == 1)
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     @Test func theSocketFileGetsTheConfiguredMode() async throws {
         let daemon = try await DaemonHarness { $0.socketMode = 0o600 }
+        defer { daemon.tearDown() }
         var status = stat()
         #expect(stat(daemon.socketPath, &status) == 0)
         #expect(status.st_mode & 0o777 == 0o600)
         #expect(status.st_mode & S_IFMT == S_IFSOCK)
         try await daemon.stop()
         #expect(access(daemon.socketPath, F_OK) != 0, "the socket file is removed on stop")
-        daemon.removeFiles()
     }
 
     @Test func aStaleSocketFileIsReplaced() async throws {
         let first = try await DaemonHarness()
+        defer { first.tearDown() }
         let path = first.socketPath
         try await first.stop()
         // Leave a socket file nobody listens on, as a crashed daemon would.
@@ -123,15 +124,16 @@ struct IngestTests {
         #expect(bound == 0)
         close(fd)
         let second = try await DaemonHarness { $0.socketPath = path }
+        defer { second.tearDown() }
         try await TestClient.connect(to: path) { client async throws in
             #expect(try await client.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
         }
         try await second.stop()
-        first.removeFiles()
     }
 
     @Test func aLiveSocketIsAClearStartupError() async throws {
         let first = try await DaemonHarness()
+        defer { first.tearDown() }
         await #expect {
             _ = try await DaemonHarness { $0.socketPath = first.socketPath }
         } throws: { error in
@@ -141,11 +143,11 @@ struct IngestTests {
             #expect(try await client.request(#"{"type":"ping","id":1}"#)?["ok"] == .bool(true))
         }
         try await first.stop()
-        first.removeFiles()
     }
 
     @Test func aPathThatIsNotASocketIsNeverReplaced() async throws {
         let first = try await DaemonHarness()
+        defer { first.tearDown() }
         try await first.stop()
         let path = first.directory.appendingPathComponent("precious.txt").path
         _ = FileManager.default.createFile(atPath: path, contents: Data("keep me".utf8))
@@ -155,11 +157,11 @@ struct IngestTests {
             String(describing: error).contains("is not a socket")
         }
         #expect(FileManager.default.contents(atPath: path) == Data("keep me".utf8))
-        first.removeFiles()
     }
 
     @Test func aClientThatDoesNotReadItsRepliesIsNotReadEitherAndStallsNobodyElse() async throws {
         let daemon = try await DaemonHarness()
+        defer { daemon.tearDown() }
         let count = 50_000
         try await TestClient.connect(to: daemon.socketPath) { greedy async throws in
             let writer = greedy.writer
@@ -173,15 +175,11 @@ struct IngestTests {
                 }
                 // Another client is served meanwhile, and sees the daemon stop reading the greedy one:
                 // nobody reads the greedy client's replies yet, so it must come to that. (The writer
-                // may finish first, its frames still in socket buffers; the bound only avoids a hang.)
+                // may finish first, its frames still in socket buffers; the wait throws if it never comes.)
                 try await TestClient.connect(to: daemon.socketPath) { other async throws in
-                    for _ in 0..<12_000 {
-                        if (try await other.stats()?["slow_reader_pauses"]?.integer ?? 0) > 0 {
-                            break
-                        }
-                        try await Task.sleep(for: .milliseconds(10))
+                    try await waitUntil("the daemon to stop reading the client that reads no replies") {
+                        (try await other.stats()?["slow_reader_pauses"]?.integer ?? 0) > 0
                     }
-                    #expect((try await other.stats()?["slow_reader_pauses"]?.integer ?? 0) > 0)
                 }
                 for expected in 0..<count {
                     let reply = try await greedy.reply()
@@ -194,6 +192,5 @@ struct IngestTests {
             }
         }
         try await daemon.stop()
-        daemon.removeFiles()
     }
 }

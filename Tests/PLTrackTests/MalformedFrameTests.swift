@@ -33,7 +33,9 @@ struct MalformedFrameTests {
     @Test func everyMalformedFrameGetsItsReplyAndEveryWellFormedCallArrivesOnce() async throws {
         #expect(Self.entries.count >= 100)
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
         let background = Task {
             try await TestClient.connect(to: daemon.socketPath) { client async throws in
                 for requestID in 1_000_001...1_002_000 {
@@ -83,7 +85,6 @@ struct MalformedFrameTests {
         #expect(Set(delivered) == Set(expected))
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     static func frame(_ json: String) -> [UInt8] {

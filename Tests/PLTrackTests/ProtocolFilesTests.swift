@@ -33,8 +33,10 @@ struct ProtocolFilesTests {
         #expect(MessageValidatorTests.vectors.count > 60)
         #expect(Self.sequences.count >= 6)
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         // No window: every accepted call goes upstream as it is, one flush at a time.
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
+        defer { daemon.tearDown() }
         // Through the shipped Swift client's connection, as an app would send them.
         let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(30))
         for vector in MessageValidatorTests.vectors {
@@ -58,7 +60,6 @@ struct ProtocolFilesTests {
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     private static func check(_ replies: [JSONValue], against vector: MessageValidatorTests.Vector) {
@@ -80,8 +81,10 @@ struct ProtocolFilesTests {
     @Test(arguments: sequences)
     func eachSequenceMakesTheUpstreamCallsItLists(_ sequence: Sequence) async throws {
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         // A window longer than any test: the flush releases what coalesced.
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .seconds(600) }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for message in sequence.messages {
                 try await client.send(message.jsonText)
@@ -101,6 +104,5 @@ struct ProtocolFilesTests {
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 }

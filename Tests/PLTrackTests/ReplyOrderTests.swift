@@ -10,6 +10,7 @@ import Testing
 struct ReplyOrderTests {
     @Test func aFlushReplyNeverOvertakesAcknowledgementsWaitingForTheDisk() async throws {
         let upstream = try await FakeUpstream()
+        defer { upstream.close() }
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pltrack-spool-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: spool) }
@@ -18,6 +19,7 @@ struct ReplyOrderTests {
             configuration.fsyncPolicy = .always
             configuration.coalescingWindow = .zero
         }
+        defer { daemon.tearDown() }
         var requestID = 0
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for round in 0..<300 {
@@ -41,6 +43,5 @@ struct ReplyOrderTests {
         #expect(upstream.succeeded.count == requestID)
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 }

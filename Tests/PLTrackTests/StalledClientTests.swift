@@ -13,6 +13,7 @@ import Testing
 struct StalledClientTests {
     @Test func aThousandClientsStalledHalfwayAreClosedAndOthersAreServedMeanwhile() async throws {
         let daemon = try await DaemonHarness { $0.frameTimeout = .milliseconds(300) }
+        defer { daemon.tearDown() }
         let group = MultiThreadedEventLoopGroup.singleton
         var stalled: [any Channel] = []
         let replies = RepliesCollector()
@@ -42,7 +43,6 @@ struct StalledClientTests {
         #expect(daemon.daemon.statsSnapshot().rejected["timeout"] == 1000)
         #expect(replies.codes == Array(repeating: "timeout", count: 1000))
         try await daemon.stop()
-        daemon.removeFiles()
     }
 
     /// The guard on an `EmbeddedChannel`, its clock moved by hand.

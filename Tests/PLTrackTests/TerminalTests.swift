@@ -6,6 +6,7 @@ import Testing
 /// What the daemon does when the terminal it runs in, or the reader of its log, goes away: it
 /// stops as on SIGTERM (delivers what it holds, removes its socket). A SIGHUP with the
 /// terminal still there reloads, as it does under systemd.
+@Suite(.enabled(if: BuildProducts.onPath("script") != nil, "needs script(1) for a terminal (Debian package bsdutils)"))
 struct TerminalTests {
     /// A directory with a socket and an outbox; the coalescing window is long, so a call is
     /// still held when the daemon is stopped and reaches the outbox only through the drain.
@@ -55,8 +56,10 @@ struct TerminalTests {
         let setup = try Setup()
         defer { try? FileManager.default.removeItem(atPath: setup.directory) }
         let terminal = try TerminalSession(setup.command, environment: setup.environment)
-        try await TestClient.waitUntilServing(setup.socket)
+        defer { terminal.hangUp() }
         let pid = try await terminal.commandPID()
+        defer { TerminalSession.killIfRunning(pid) }
+        try await TestClient.waitUntilServing(setup.socket)
         try await setup.track(1)
 
         // With the terminal open, SIGHUP is a reload: the daemon keeps serving and holding.
@@ -89,6 +92,11 @@ struct TerminalTests {
             exit.finish()
         }
         try process.run()
+        defer {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+            }
+        }
         try await TestClient.waitUntilServing(setup.socket)
         try await setup.track(3)
 

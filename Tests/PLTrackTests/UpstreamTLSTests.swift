@@ -20,8 +20,10 @@ struct UpstreamTLSTests {
         let ca = try await Self.authority()
         defer { ca.remove() }
         let upstream = try await FakeUpstream(tls: try ca.serverContext())
+        defer { upstream.close() }
         #expect(upstream.baseURL.hasPrefix("https://"))
         let daemon = try await DaemonHarness(upstream: upstream) { $0.upstreamCAFile = ca.certificatePath }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(Self.prompt(1))?["ok"] == .bool(true))
             #expect(try await client.flush(timeoutMilliseconds: 30_000)?["ok"] == .bool(true))
@@ -30,33 +32,34 @@ struct UpstreamTLSTests {
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func withoutTheCAThePrivateCertificateIsRefusedAndTheCallIsKept() async throws {
         let ca = try await Self.authority()
         defer { ca.remove() }
         let upstream = try await FakeUpstream(tls: try ca.serverContext())
+        defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) { $0.drainTimeout = .zero }
+        defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(Self.prompt(2))?["ok"] == .bool(true))
-            // Polls until an attempt has failed at the handshake, however slow the machine;
-            // the bound only keeps a failure from hanging.
-            var stats = try await client.stats()
-            for _ in 0..<2400 where (stats?["upstream_failures"]?.integer ?? 0) == 0 {
-                try await Task.sleep(for: .milliseconds(25))
-                stats = try await client.stats()
+            // Polls until an attempt has failed at the handshake, however slow the machine.
+            let stats: JSONValue = try await waitFor(
+                "an upstream attempt to fail at the TLS handshake", polling: .milliseconds(25)
+            ) {
+                guard let stats = try await client.stats(), (stats["upstream_failures"]?.integer ?? 0) > 0 else {
+                    return nil
+                }
+                return stats
             }
-            #expect((stats?["upstream_failures"]?.integer ?? 0) > 0)
-            #expect(stats?["delivered"]?.integer == 0)
-            #expect(stats?["held"]?.integer == 1)
+            #expect(stats["delivered"]?.integer == 0)
+            #expect(stats["held"]?.integer == 1)
             let flush = try await client.flush(timeoutMilliseconds: 100)
             #expect(flush?["error"]?["code"]?.string == "timeout", "the call can never be delivered")
         }
         #expect(upstream.requests.isEmpty, "no request may get through an untrusted handshake")
         try await daemon.stop()
         await upstream.stop()
-        daemon.removeFiles()
     }
 
     @Test func aMissingOrEmptyCAFileIsAConfigurationErrorNamingTheOption() throws {

@@ -10,6 +10,13 @@ struct WatchdogHealthTests {
     let health = WatchdogHealth(overdueLimit: .seconds(5), attemptLimit: .seconds(60))
     let now = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 
+    /// With `WATCHDOG_USEC` of 400 ms, keep-alives go every 200 ms (`SystemdTests` checks
+    /// that they reach the service manager).
+    @Test func keepAlivesAreSentAtHalfTheWatchdogTimeout() {
+        #expect(SystemdNotifier.keepAliveInterval(watchdogMicroseconds: 400_000) == .milliseconds(200))
+        #expect(SystemdNotifier.keepAliveInterval(watchdogMicroseconds: 30_000_000) == .seconds(15))
+    }
+
     @Test func aDaemonMakingProgressIsHealthy() {
         let observation = WatchdogHealth.Observation(
             silentEventLoops: 0,
