@@ -186,4 +186,27 @@ struct ConnectionHandlerTests {
         #expect(connection.stats.count(DaemonStats.Names.idleConnectionsClosed) == 1)
         #expect(try connection.channel.finish(acceptAlreadyClosed: true).isClean)
     }
+
+    /// The sanitizer run found each connection's handler kept alive by its own idle timer.
+    @Test func aClosedConnectionLeavesNoHandlerBehind() throws {
+        weak var released: ConnectionHandler?
+        try {
+            let channel = EmbeddedChannel()
+            let handler = ConnectionHandler(
+                pipeline: self.pipeline, stats: self.stats,
+                settings: IngestSettings(
+                    maximumFrameLength: 1 << 20, role: .tracking,
+                    live: LiveConfiguration(DaemonConfiguration(socketPath: "/unused")),
+                    statsReply: { id, _ in .ok(id: id) }),
+                logger: Logger(label: "test"))
+            released = handler
+            try channel.pipeline.syncOperations.addHandlers(
+                ByteToMessageHandler(FrameDecoder(maximumFrameLength: 1 << 20)), handler)
+            try channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+            try channel.writeInbound(Self.frames([Self.track(1, id: 1)]))
+            #expect(try channel.finish(acceptAlreadyClosed: false).isClean == false, "the reply is still unread")
+        }()
+        #expect(released == nil, "the handler outlived its connection")
+        #expect(try self.channel.finish().isClean)
+    }
 }

@@ -43,7 +43,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.idleTimer?.cancel()
+        self.stopIdleTimer()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -79,7 +79,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.countFrames()
-        self.idleTimer?.cancel()
+        self.stopIdleTimer()
         let unhandled = self.machine.closed()
         if unhandled > 0 {
             self.logger.info(
@@ -258,6 +258,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         if reading {
             context.read()
         }
+    }
+
+    /// Cancels the idle timer and lets it go: its callback holds this handler, so keeping it
+    /// would keep both alive after the connection ends.
+    private func stopIdleTimer() {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
     }
 
     /// Closes the connection if its client has sent nothing for `--idle-timeout` and is owed
