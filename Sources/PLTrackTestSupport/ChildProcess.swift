@@ -41,6 +41,18 @@ public struct ChildProcess: Sendable {
 
     /// A started child.
     public final class Running: Sendable {
+        /// `environment` (the test's own when `nil`), with `PLTRACKD_CHILD_ASAN_OPTIONS` as the
+        /// child's `ASAN_OPTIONS` when set: scripts/sanitize.sh checks the daemons for leaks at
+        /// exit, but not the test runner, whose leaks are Foundation's and XCTest's.
+        static func sanitizerEnvironment(_ environment: [String: String]?) -> [String: String]? {
+            guard let options = ProcessInfo.processInfo.environment["PLTRACKD_CHILD_ASAN_OPTIONS"] else {
+                return environment
+            }
+            var environment = environment ?? ProcessInfo.processInfo.environment
+            environment["ASAN_OPTIONS"] = options
+            return environment
+        }
+
         private let process: Process
         private let outputPath: String
         private let errorPath: String
@@ -50,9 +62,7 @@ public struct ChildProcess: Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: child.executable)
             process.arguments = child.arguments
-            if let environment = child.environment {
-                process.environment = environment
-            }
+            process.environment = Self.sanitizerEnvironment(child.environment)
             if let directory = child.currentDirectory {
                 process.currentDirectoryURL = URL(fileURLWithPath: directory)
             }
@@ -64,7 +74,7 @@ public struct ChildProcess: Sendable {
             if child.standardErrorIsJournal {
                 var status = stat()
                 _ = stat(self.errorPath, &status)
-                var environment = child.environment ?? ProcessInfo.processInfo.environment
+                var environment = Self.sanitizerEnvironment(child.environment) ?? ProcessInfo.processInfo.environment
                 environment["JOURNAL_STREAM"] = "\(status.st_dev):\(status.st_ino)"
                 process.environment = environment
             }

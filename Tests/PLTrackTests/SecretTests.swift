@@ -68,7 +68,7 @@ struct SecretTests {
         texts += Self.files(under: directory, except: keyFile)
 
         let outcome = await daemon.stop()
-        #expect(outcome.status == 0)
+        #expect(outcome.status == 0, "\(outcome.standardError.suffix(3000))")
         // The capture must hold the logs, or it proves nothing: the dead letters' warning and
         // the retries were logged.
         #expect(outcome.standardError.contains("dead letters"), "\(outcome.standardError.suffix(2000))")

@@ -255,7 +255,7 @@ struct SpoolDurabilityTests {
         #expect((stats?["spool"]?["damaged_bytes"]?.integer ?? 0) > 0)
         #expect(stats?["spool"]?["recovered"]?.integer == Int64(expected.count))
         let outcome = await daemon.stop()
-        #expect(outcome.status == 0)
+        #expect(outcome.status == 0, "\(outcome.standardError.suffix(3000))")
         #expect(outcome.standardError.contains("spool damage"))
         #expect(outcome.standardError.contains("cut off"))
         #expect(outcome.standardError.contains("checksum"))
@@ -275,7 +275,7 @@ struct SpoolDurabilityTests {
         defer { first.killIfRunning() }
         #expect(try await Self.sendAcknowledged(0..<total, to: first.socketPath, connections: 2) == total)
         let outcome = await first.stop()
-        #expect(outcome.status == 0)
+        #expect(outcome.status == 0, "\(outcome.standardError.suffix(3000))")
         #expect(outcome.standardError.contains("stay in the spool"))
         let deliveredBeforeStop = Set(Self.deliveredIDs(upstream))
         #expect(deliveredBeforeStop.count < total)
