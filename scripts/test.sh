@@ -2,7 +2,8 @@
 # Installs what the tests need, builds everything and runs the whole suite: the README's quick
 # start (scripts/run.sh, send, flush, stats, SIGTERM), the packaging checks (systemd units, the
 # Debian package built, linted, installed and purged), the benchmark's short mode (its table,
-# no assertion on speed), a short libFuzzer run (scripts/fuzz.sh) and the Swift tests (last, so
+# no assertion on speed), a short libFuzzer run (scripts/fuzz.sh), the Swift suite under
+# AddressSanitizer and ThreadSanitizer (scripts/sanitize.sh) and the Swift tests (last, so
 # their summary closes the output). CI runs exactly this (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,10 @@ scripts/bench.sh --short --output .build/bench/results-short.json
 
 echo "== fuzzing the frame decoder and the validators: 200,000 runs =="
 scripts/fuzz.sh 200000
+
+echo "== the Swift suite under AddressSanitizer, then ThreadSanitizer (scripts/sanitize.sh) =="
+scripts/sanitize.sh address
+scripts/sanitize.sh thread
 
 echo "== Swift tests =="
 swift test --skip-build
