@@ -50,6 +50,9 @@ struct OutageTests {
         #expect(stats.delivered == UInt64(count) && stats.ledgerBalances)
         #expect(stats.upstreamCircuit == "closed")
         #expect(stats.upstreamUnreachableEpisodes >= 1)
+        print(
+            "outage with the circuit open: \(attempts) upstream attempts in about \(Int(seconds)) s with \(count) calls held; then \(delivered.count) delivered, \(Set(delivered).count) distinct"
+        )
         try await daemon.stop()
         await up.stop()
     }
