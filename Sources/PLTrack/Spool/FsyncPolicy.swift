@@ -1,10 +1,3 @@
-/// Whether the daemon keeps a spool (`--spool`): `off` runs without one even where systemd
-/// gives a state directory.
-public enum SpoolSwitch: String, Sendable, CaseIterable {
-    case on
-    case off
-}
-
 /// When the spool is flushed to stable storage, and so what `"ok": true` promises (`--fsync`).
 public enum FsyncPolicy: String, Sendable, CaseIterable {
     /// The acknowledgement waits for an `fsync` covering the record (group commit): it survives
