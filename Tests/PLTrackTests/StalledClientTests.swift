@@ -95,6 +95,24 @@ struct StalledClientTests {
         #expect(try guarded.channel.finish().isClean)
     }
 
+    /// While the daemon does not read the connection, the client cannot send the rest of its
+    /// frame; that time is not the client's. When reading resumes it gets the whole timeout again.
+    @Test func timeTheDaemonSpentNotReadingIsNotCountedAgainstAHalfSentFrame() throws {
+        let guarded = try Guarded()
+        try guarded.write(Self.ping, from: 0, to: 7)
+        guarded.advance(seconds: 9)
+        guarded.channel.pipeline.triggerUserOutboundEvent(ReadingState.stopped, promise: nil)
+        guarded.advance(seconds: 60)
+        #expect(guarded.channel.isActive, "not timed out while the daemon read nothing")
+        guarded.channel.pipeline.triggerUserOutboundEvent(ReadingState.resumed, promise: nil)
+        guarded.advance(seconds: 9)
+        #expect(guarded.channel.isActive, "the clock started again in full when reading resumed")
+        guarded.advance(seconds: 1)
+        #expect(!guarded.channel.isActive, "timed out 10 s after reading resumed")
+        #expect(guarded.stats.count(DaemonStats.Names.stalledFrames) == 1)
+        _ = try? guarded.channel.finish()
+    }
+
     @Test func aFrameStalledPastTheTimeoutIsAnsweredTimeoutAndItsRestIsNeverTaken() throws {
         let guarded = try Guarded()
         try guarded.write(Self.ping, from: 0, to: 7)

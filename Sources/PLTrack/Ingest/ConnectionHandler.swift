@@ -255,6 +255,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         context.channel.setOption(ChannelOptions.autoRead, value: reading).whenComplete { _ in }
+        context.triggerUserOutboundEvent(reading ? ReadingState.resumed : ReadingState.stopped, promise: nil)
         if reading {
             context.read()
         }
