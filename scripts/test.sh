@@ -35,8 +35,11 @@ scripts/bench.sh --short --output .build/bench/results-short.json
 echo "== fuzzing the frame decoder and the validators: 200,000 runs =="
 scripts/fuzz.sh 200000
 
-echo "== the Swift suite under AddressSanitizer (scripts/sanitize.sh address; thread: see README) =="
+echo "== the Swift suite under AddressSanitizer (scripts/sanitize.sh address) =="
 scripts/sanitize.sh address
+
+echo "== the Swift suite under ThreadSanitizer (scripts/sanitize.sh thread) =="
+scripts/sanitize.sh thread
 
 echo "== Swift tests =="
 swift test --skip-build
