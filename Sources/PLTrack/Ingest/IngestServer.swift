@@ -10,6 +10,13 @@ struct IngestServer {
     let settings: IngestSettings
     let logger: Logger
 
+    /// A connection's share of its event loop's turn: one read of at most this many bytes
+    /// (about 60 calls). Every connection on a loop gets its share before any gets another, so
+    /// a client that floods delays the others on its loop by one such read per turn. NIO's
+    /// default, four reads of up to 64 KiB, let 16 flooding connections hold another client's
+    /// acknowledgement up to 270 ms (benchmark row `fairness`); see `scripts/bench/README.md`.
+    static let readBytesPerTurn = 16 << 10
+
     /// Binds `path` (replacing a stale socket file) with permission bits `mode`.
     func bind(path: String, mode: UInt32, group: any EventLoopGroup) async throws -> any Channel {
         try SocketFile.prepare(path)
@@ -29,6 +36,11 @@ struct IngestServer {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: Self.readBytesPerTurn)
+            )
             .childChannelInitializer { channel in
                 PeerCredentials.of(channel).flatMapThrowing { peer in
                     try self.initialize(channel, peer: peer)

@@ -49,8 +49,11 @@ struct SpoolInbox {
     }
 
     /// The most bytes of records queued for the writer; beyond it ingest waits, so a writer
-    /// slower than ingest costs memory only up to here.
-    static let queueLimitBytes = 8 << 20
+    /// slower than ingest costs memory only up to here. It also bounds how long an
+    /// acknowledgement waits behind other clients' calls: the writer's round in progress and
+    /// the one that takes it, each at most about this much (a few milliseconds here). At
+    /// 8 MiB, one flooding client held another's acknowledgements for 50–60 ms at p99.
+    static let queueLimitBytes = 256 << 10
 
     /// Whether acknowledgements wait for an `fsync` (`always`) or only for the write.
     let waitsForSync: Bool
