@@ -41,7 +41,7 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Close a connection whose client has sent nothing for this long and is owed no reply (its client reconnects when it next sends); 0 keeps idle connections open. Reloadable. Default: 10m.",
+            "Close a connection whose client has sent nothing for this long and is owed no reply, or has read none of its replies for this long (its client reconnects when it next sends); 0 keeps idle connections open. Reloadable. Default: 10m.",
             valueName: "duration"))
     var idleTimeout: String?
 

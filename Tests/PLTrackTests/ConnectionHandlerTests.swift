@@ -187,6 +187,39 @@ struct ConnectionHandlerTests {
         #expect(try connection.channel.finish(acceptAlreadyClosed: true).isClean)
     }
 
+    /// A client that sends and never reads its replies is not read either; it is owed replies,
+    /// but it holds the connection without using it, so the idle timeout closes it too.
+    @Test func aClientThatReadsNoneOfItsRepliesIsClosedAfterTheIdleTimeout() throws {
+        let connection = try ConnectionHandlerTests(idleTimeout: .seconds(60))
+        try connection.channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+        connection.channel.isWritable = false  // its replies fill the socket: the client reads none
+        try connection.channel.writeInbound(Self.frames([Self.track(1, id: 1), #"{"type":"ping","id":2}"#]))
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(connection.channel.isActive)
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!connection.channel.isActive)
+        #expect(connection.stats.count(DaemonStats.Names.idleConnectionsClosed) == 1)
+        // What the daemon had written before it closed, unread by the client.
+        #expect(try connection.replies().map { $0["id"] } == [.integer(1), .integer(2)])
+        #expect(try connection.channel.finish(acceptAlreadyClosed: true).isClean)
+    }
+
+    @Test func aClientThatReadsItsRepliesAgainIsKeptOpen() throws {
+        let connection = try ConnectionHandlerTests(idleTimeout: .seconds(60))
+        try connection.channel.connect(to: .init(unixDomainSocketPath: "/unused")).wait()
+        connection.channel.isWritable = false
+        try connection.channel.writeInbound(Self.frames([Self.track(1, id: 1)]))
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(50))
+        connection.channel.isWritable = true  // it reads: the daemon reads it again
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        try connection.channel.writeInbound(Self.frames([#"{"type":"ping","id":2}"#]))
+        connection.channel.embeddedEventLoop.advanceTime(by: .seconds(50))
+        #expect(connection.channel.isActive, "100 s in, but it read 50 s ago")
+        #expect(try connection.replies().map { $0["id"] } == [.integer(1), .integer(2)])
+        #expect(connection.stats.count(DaemonStats.Names.idleConnectionsClosed) == 0)
+        #expect(try connection.channel.finish().isClean)
+    }
+
     /// The sanitizer run found each connection's handler kept alive by its own idle timer.
     @Test func aClosedConnectionLeavesNoHandlerBehind() throws {
         weak var released: ConnectionHandler?

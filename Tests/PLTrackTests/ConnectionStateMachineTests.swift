@@ -58,7 +58,7 @@ struct ConnectionStateMachineTests {
         let actions = Self.drain(&machine)
         #expect(Self.submissions(actions).map(\.count) == [2])
         #expect(actions.suffix(2) == [.write(Self.ok("a")), .flushWrites])
-        #expect(machine.isIdle)
+        #expect(machine.idleness == .silent)
     }
 
     @Test func anotherMessageHandsOnTheCallsBeforeIt() {
@@ -83,7 +83,7 @@ struct ConnectionStateMachineTests {
         #expect(actions.first == .startFlush(token: 0, id: ReplyID(json: "\"f\""), timeout: nil))
         #expect(Self.submissions(actions).map(\.count) == [1], "the call behind the flush is taken at once")
         #expect(Self.writes(actions).isEmpty, "its reply and the ping's wait behind the flush's")
-        #expect(!machine.isIdle)
+        #expect(machine.idleness == nil)
         machine.flushCompleted(token: 0, reply: Self.ok("f"))
         let after = Self.drain(&machine)
         #expect(Self.writes(after) == [Self.ok("f"), Self.ok("a"), Self.ok("p")])
@@ -154,7 +154,21 @@ struct ConnectionStateMachineTests {
             Self.submissions(resumed).map { $0.map(\.replyID) } == [[ReplyID(json: "\"b\"")], [ReplyID(json: "\"c\"")]])
         #expect(Self.writes(resumed) == [Self.ok("b"), Self.ok("p"), Self.ok("c")])
         #expect(resumed.contains(.startReading))
-        #expect(machine.isIdle)
+        #expect(machine.idleness == .silent)
+    }
+
+    @Test func aClientThatReadsNoRepliesMayBeClosedAsIdleWhileOneThatWaitsForTheDaemonMayNot() {
+        var machine = Machine()
+        _ = machine.received(.message(.flush(id: ReplyID(json: "\"f\""), timeout: nil)))
+        machine.readCompleted()
+        _ = Self.drain(&machine)
+        #expect(machine.idleness == nil, "it waits for the daemon's flush")
+        let stopsReading = machine.writabilityChanged(writable: false)
+        #expect(stopsReading)
+        #expect(machine.idleness == .unreadReplies, "and reads nothing")
+        let stopsAgain = machine.writabilityChanged(writable: true)
+        #expect(!stopsAgain)
+        #expect(machine.idleness == nil)
     }
 
     @Test func parkedCallsResumeInRuns() {

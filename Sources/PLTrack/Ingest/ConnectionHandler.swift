@@ -83,7 +83,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let unhandled = self.machine.closed()
         if unhandled > 0 {
             self.logger.info(
-                "client closed with messages still unread by the full queue; they were never acknowledged",
+                "connection closed with messages read and not yet taken by the full queue; they were never acknowledged",
                 metadata: ["messages": "\(unhandled)"]
             )
         }
@@ -268,15 +268,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.idleTimer = nil
     }
 
-    /// Closes the connection if its client has sent nothing for `--idle-timeout` and is owed
-    /// nothing; returns whether it did.
+    /// Closes the connection if, for `--idle-timeout`, its client has sent nothing and is owed
+    /// nothing, or has read none of its replies; returns whether it did. What the machine still
+    /// held is told when the channel goes inactive.
     private func closeIfIdle(context: ChannelHandlerContext) -> Bool {
-        guard self.machine.isIdle, context.channel.isActive else {
+        guard let idleness = self.machine.idleness, context.channel.isActive else {
             return false
         }
-        self.logger.debug("closing an idle connection")
+        switch idleness {
+        case .silent:
+            self.logger.debug("closing an idle connection")
+        case .unreadReplies:
+            self.logger.notice("closing a connection whose client has read none of its replies (--idle-timeout)")
+        }
         self.stats.idleConnectionClosed()
-        _ = self.machine.closed()
         context.close(promise: nil)
         return true
     }

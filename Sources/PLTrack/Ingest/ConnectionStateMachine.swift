@@ -183,10 +183,26 @@ struct ConnectionStateMachine {
         return unhandled
     }
 
-    /// Whether the connection owes its client nothing and waits for nothing: what an idle
-    /// timeout may close.
-    var isIdle: Bool {
-        self.phase == .open && self.parked.isEmpty && self.batch.isEmpty && self.replies.isEmpty && !self.stops.any
+    /// Why an idle timeout may close the connection.
+    enum Idleness: Equatable {
+        /// The connection owes its client nothing and waits for nothing.
+        case silent
+        /// Its client reads none of its replies, so reading it stopped: it holds a connection
+        /// it does not use, whatever it is owed.
+        case unreadReplies
+    }
+
+    /// Whether an idle timeout may close the connection, and why; `nil` while it waits for
+    /// the daemon (room in the pipeline, the disk, a flush) or is closing.
+    var idleness: Idleness? {
+        if self.stops.replyBacklog && (self.phase == .open || self.phase == .inputClosed) {
+            return .unreadReplies
+        }
+        guard self.phase == .open else {
+            return nil
+        }
+        let isSilent = self.parked.isEmpty && self.batch.isEmpty && self.replies.isEmpty && !self.stops.any
+        return isSilent ? .silent : nil
     }
 
     // MARK: Actions
