@@ -125,7 +125,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Read through #filePath, as the files in protocol/ are.
-            exclude: ["Corpus"],
+            exclude: ["Corpus", "FuzzRegressions"],
             swiftSettings: swiftSettings
         ),
     ]

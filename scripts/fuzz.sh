@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the frame decoder and the validators of every message type with libFuzzer
 # (Sources/pltrackd-fuzz): builds the target with -sanitize=fuzzer in .build/fuzz, seeds a corpus
-# with every payload of protocol/vectors.json and Tests/PLTrackTests/Corpus, and runs.
+# with every payload of protocol/vectors.json and Tests/PLTrackTests/Corpus, and the inputs that
+# once failed it (Tests/PLTrackTests/FuzzRegressions, run first by every run), and runs.
 #
 #   scripts/fuzz.sh              # 200,000 runs (what CI does)
 #   FUZZ_SEED=0 scripts/fuzz.sh 10000000   # a longer run with a random seed
@@ -22,6 +23,9 @@ for entry in json.load(open("Tests/PLTrackTests/Corpus/malformed-frames.json"))[
     if len(raw) <= 4096:
         seeds.append(raw)          # as a stream, for the decoder
         seeds.append(raw[4:])      # as a payload, for the validator
+regressions = "Tests/PLTrackTests/FuzzRegressions"
+for name in sorted(n for n in os.listdir(regressions) if n != "README.md"):
+    seeds.append(open(os.path.join(regressions, name), "rb").read())
 for index, seed in enumerate(seeds):
     with open(os.path.join(corpus, f"seed-{index:04d}"), "wb") as file:
         file.write(seed)

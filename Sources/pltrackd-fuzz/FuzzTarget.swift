@@ -96,7 +96,8 @@ enum FuzzChecks {
     /// those set to `null`, with equal values.
     private static func requireSameValues(body: TrackBody, input: [UInt8]) {
         guard let whole = try? JSONSerialization.jsonObject(with: Data(input)) as? [String: Any],
-            let sent = try? JSONSerialization.jsonObject(with: Data(body.description.utf8)) as? [String: Any]
+            let sent = try? JSONSerialization.jsonObject(with: Data(body.description.utf8)) as? [String: Any],
+            !Self.mayHaveMergedKeys(whole)
         else {
             return
         }
@@ -110,6 +111,19 @@ enum FuzzChecks {
             canonical(expected) == canonical(sent),
             "the body's values are not the input's: \(String(decoding: input, as: UTF8.self)) gave \(body)")
     }
+
+    /// Foundation keeps an object's members in a Swift dictionary, where canonically equivalent
+    /// keys (`"é"` and `"e\u0301"`, `"K"` and the Kelvin sign) are one key, the last one's value
+    /// winning. JSON and pltrackd keep them apart, so `{"é":1,"e\u0301":null}` keeps `"é":1`
+    /// where Foundation has nothing left. A merged key is either not ASCII or holds one of the
+    /// three ASCII characters another character is canonically equivalent to (`K`, `;`, `` ` ``).
+    private static func mayHaveMergedKeys(_ object: [String: Any]) -> Bool {
+        object.keys.contains { key in
+            key.unicodeScalars.contains { !$0.isASCII || Self.asciiWithCanonicalSingletons.contains($0) }
+        }
+    }
+
+    private static let asciiWithCanonicalSingletons: Set<Unicode.Scalar> = ["K", ";", "`"]
 
     private static func require(_ condition: Bool, _ what: @autoclosure () -> String) {
         if !condition {
