@@ -34,6 +34,9 @@ PY
 # FUZZ_SEED=0 lets libFuzzer pick one. A failing input is kept as .build/fuzz/crash-*, and
 # the check that failed is printed (the runtime's backtrace after it is left out).
 log=.build/fuzz/last-run.log
+# Swift's backtracer would take the abort of a failed check first, and the process would end
+# before libFuzzer writes the input out.
+export SWIFT_BACKTRACE=enable=no
 if .build/fuzz/release/pltrackd-fuzz -runs="$runs" -max_len=4096 -print_final_stats=1 -seed="${FUZZ_SEED:-1}" \
     -artifact_prefix=.build/fuzz/ "$corpus" >"$log" 2>&1; then
     grep -a -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)" "$log"

@@ -104,12 +104,26 @@ enum FuzzChecks {
         var expected = whole.filter { !($0.value is NSNull) }
         expected["type"] = nil
         expected["id"] = nil
-        let canonical = { (object: [String: Any]) in
-            try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
-        }
         require(
-            canonical(expected) == canonical(sent),
+            Self.canonical(expected) == Self.canonical(sent),
             "the body's values are not the input's: \(String(decoding: input, as: UTF8.self)) gave \(body)")
+    }
+
+    /// A value as JSON with every object's keys in byte order. Not Foundation's `.sortedKeys`:
+    /// its order for some keys depends on the dictionary's iteration order, which changes with
+    /// the process's hash seed, so equal objects were written differently.
+    private static func canonical(_ value: Any) -> String {
+        switch value {
+        case let object as [String: Any]:
+            let members = object.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+            return "{" + members.map { Self.canonical($0.key) + ":" + Self.canonical($0.value) }.joined(separator: ",")
+                + "}"
+        case let array as [Any]:
+            return "[" + array.map { Self.canonical($0) }.joined(separator: ",") + "]"
+        default:
+            let scalar = try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)
+            return scalar.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        }
     }
 
     /// Foundation keeps an object's members in a Swift dictionary, where canonically equivalent
