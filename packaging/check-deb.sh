@@ -152,15 +152,15 @@ if [ -d /run/systemd/system ]; then
     check "pltrackd.socket is listening" systemctl is-active pltrackd.socket
     check "pltrackd-control.socket is listening" systemctl is-active pltrackd-control.socket
     check "ping through the tracking socket starts the service" \
-        timeout 20 pltrackd send --socket /run/pltrackd/pltrackd.sock '{"type":"ping"}'
+        timeout 60 pltrackd send --socket /run/pltrackd/pltrackd.sock '{"type":"ping"}'
     check "pltrackd.service is active" systemctl is-active pltrackd.service
-    check "stats through the control socket" timeout 20 pltrackd stats --socket /run/pltrackd/control.sock
+    check "stats through the control socket" timeout 60 pltrackd stats --socket /run/pltrackd/control.sock
     check "a tracking call and a flush land in the outbox (no API key)" sh -c '
-        timeout 20 pltrackd send --socket /run/pltrackd/pltrackd.sock \
+        timeout 60 pltrackd send --socket /run/pltrackd/pltrackd.sock \
             "{\"type\":\"track.prompt\",\"prompt_name\":\"check-deb\",\"request_id\":1}" "{\"type\":\"flush\"}" &&
         grep -q "\"prompt_name\":\"check-deb\"" /var/lib/pltrackd/pltrackd-outbox.jsonl'
     check "the control socket refuses tracking calls (forbidden)" sh -c '
-        timeout 20 pltrackd send --socket /run/pltrackd/control.sock "{\"type\":\"track.prompt\",\"prompt_name\":\"x\",\"request_id\":1}" 2>&1 |
+        timeout 60 pltrackd send --socket /run/pltrackd/control.sock "{\"type\":\"track.prompt\",\"prompt_name\":\"x\",\"request_id\":1}" 2>&1 |
             grep -q "\"code\":\"forbidden\""'
     check "systemctl reload pltrackd" systemctl reload pltrackd.service
     check "pltrackd.service is still active, never restarted" sh -c '

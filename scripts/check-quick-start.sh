@@ -34,7 +34,7 @@ for _ in $(seq 1 1200); do
     timeout 10 "$pltrackd" send '{"type":"ping"}' >/dev/null 2>&1 && break
     sleep 0.1
 done
-if timeout 10 "$pltrackd" send '{"type":"ping"}' >/dev/null 2>&1; then
+if timeout 60 "$pltrackd" send '{"type":"ping"}' >/dev/null 2>&1; then
     pass "scripts/run.sh serves on $PLTRACKD_SOCKET"
 else
     fail "scripts/run.sh serves on $PLTRACKD_SOCKET" "$(cat "$work/daemon.log")"

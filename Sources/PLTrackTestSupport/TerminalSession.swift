@@ -19,11 +19,11 @@ public final class TerminalSession: Sendable {
     }
 
     /// The command's process id: the one child of `script`. Waits for it to appear; throws
-    /// ``WaitTimedOut`` if it did not within ten seconds.
+    /// ``WaitTimedOut`` if it did not within a minute.
     public func commandPID() async throws -> Int32 {
         let children = "/proc/\(self.script.pid)/task/\(self.script.pid)/children"
         return try await waitFor(
-            "a child of script(1), pid \(self.script.pid)", limit: .seconds(10), polling: .milliseconds(25)
+            "a child of script(1), pid \(self.script.pid)", limit: .seconds(60), polling: .milliseconds(25)
         ) {
             let text = (try? String(contentsOfFile: children, encoding: .utf8)) ?? ""
             return text.split(separator: " ").first.flatMap { Int32($0) }

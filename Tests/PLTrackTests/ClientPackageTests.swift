@@ -92,7 +92,7 @@ struct ClientPackageTests {
 
     @Test func theSwiftClientMakesTheSDKsCalls() async throws {
         try await Self.withDaemon { socket in
-            let client = PLTrackClient(socketPath: socket, timeout: .seconds(10), acknowledged: true)
+            let client = PLTrackClient(socketPath: socket, timeout: .seconds(60), acknowledged: true)
             for call in Self.sdkCalls {
                 let taken = Self.make(call, through: client, requestOffset: 3000)
                 #expect(taken, "\(call.call) \(call.args)")
@@ -111,7 +111,7 @@ struct ClientPackageTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("pltrackd.sock").path
         let lost = LostCalls()
-        let client = PLTrackClient(socketPath: socket, timeout: .seconds(10), acknowledged: true) { type, _ in
+        let client = PLTrackClient(socketPath: socket, timeout: .seconds(60), acknowledged: true) { type, _ in
             lost.add(type)
         }
         #expect(!client.track.score(.init(requestID: 1, score: 5)), "no daemon yet")

@@ -38,7 +38,7 @@ struct ProtocolFilesTests {
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
         defer { daemon.tearDown() }
         // Through the shipped Swift client's connection, as an app would send them.
-        let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(30))
+        let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(60))
         for vector in MessageValidatorTests.vectors {
             try connection.send(Array(vector.payload.utf8))
             try connection.send(Array(#"{"type":"flush","id":"after-vector"}"#.utf8))

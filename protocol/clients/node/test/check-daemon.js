@@ -27,7 +27,7 @@ function check(ok, what) {
 
 async function runVectors(socketPath) {
   const { vectors } = JSON.parse(fs.readFileSync(path.join(PROTOCOL, 'vectors.json'), 'utf8'));
-  const client = await Client.connect(socketPath, { timeout: 30000 });
+  const client = await Client.connect(socketPath, { timeout: 60000 });
   try {
     for (const vector of vectors) {
       await client.sendRaw(vector.payload);
@@ -53,7 +53,7 @@ async function runVectors(socketPath) {
 
 async function runSdk(socketPath) {
   const { calls } = JSON.parse(fs.readFileSync(path.join(PROTOCOL, 'sdk-calls.json'), 'utf8'));
-  const client = new PLTrack({ socketPath, acknowledged: true, timeout: 10000 });
+  const client = new PLTrack({ socketPath, acknowledged: true, timeout: 60000 });
   for (const call of calls) {
     // Node's options object takes the SDK's argument names; offset the ids past Python's.
     const options = { ...call.args, request_id: call.args.request_id + 2000 };

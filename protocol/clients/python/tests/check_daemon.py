@@ -40,10 +40,10 @@ class Tally:
 def run_vectors(socket_path: str, tally: Tally) -> None:
     with open(os.path.join(PROTOCOL, "vectors.json"), encoding="utf-8") as file:
         vectors = json.load(file)["vectors"]
-    with Client(socket_path, timeout=30) as client:
+    with Client(socket_path, timeout=60) as client:
         for vector in vectors:
             client.send_raw(vector["payload"].encode("utf-8"))
-            client.flush(timeout_ms=30_000)
+            client.flush(timeout_ms=60_000)
             replies = list(client._replies.values()) + [error.reply for error in client.drain_errors()]
             client._replies.clear()
             expect = vector["expect"]
@@ -84,7 +84,7 @@ def run_schemas(socket_path: str, tally: Tally) -> None:
     replies = jsonschema.Draft202012Validator(load("reply.schema.json"))
     with open(os.path.join(PROTOCOL, "vectors.json"), encoding="utf-8") as file:
         vectors = json.load(file)["vectors"]
-    with Client(socket_path, timeout=30) as client:
+    with Client(socket_path, timeout=60) as client:
         for vector in vectors:
             expect = vector["expect"]
             try:
@@ -98,7 +98,7 @@ def run_schemas(socket_path: str, tally: Tally) -> None:
             elif expect["code"] in ("invalid_message", "unknown_type") and vector["name"] not in BEYOND_A_SCHEMA:
                 tally.check(not valid, f"schema accepts rejected vector {vector['name']}")
             client.send_raw(vector["payload"].encode("utf-8"))
-            client.flush(timeout_ms=30_000)
+            client.flush(timeout_ms=60_000)
             answered = list(client._replies.values()) + [error.reply for error in client.drain_errors()]
             client._replies.clear()
             for reply in answered:
@@ -113,14 +113,14 @@ def sdk_calls() -> list[dict]:
 
 
 def run_sdk(socket_path: str, tally: Tally) -> None:
-    with PLTrack(socket_path, acknowledged=True, timeout=10) as client:
+    with PLTrack(socket_path, acknowledged=True, timeout=60) as client:
         for call in sdk_calls():
             tally.check(getattr(client.track, call["call"])(**call["args"]) is True, f"PLTrack {call}")
         tally.check(client.flush(), "PLTrack flush")
         tally.check(client.lost == 0 and client.rejected == 0, f"PLTrack lost {client.lost}, rejected {client.rejected}")
 
     async def through_asyncio() -> None:
-        async with AsyncPLTrack(socket_path, timeout=10) as client:
+        async with AsyncPLTrack(socket_path, timeout=60) as client:
             for call in sdk_calls():
                 args = {**call["args"], "request_id": call["args"]["request_id"] + 1000}
                 tally.check(await getattr(client.track, call["call"])(**args) is True, f"AsyncPLTrack {call}")
