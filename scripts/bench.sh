@@ -8,6 +8,7 @@
 #   scripts/bench.sh            # the full run (a few minutes after the build)
 #   scripts/bench.sh --short    # small counts; the same table, asserting nothing about speed
 #   scripts/bench.sh --rows ingest,latency --keep    # some rows; keep the logs and configs
+#   scripts/bench.sh --repeats 5                      # five alternating pairs per paired row (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-packages.sh

@@ -16,13 +16,15 @@ import time
 import report
 import rows
 from harness import Harness
-from procs import Interference, Processes, tree_cpu_seconds
+from procs import Interference, Processes, machine_busy_percent, tree_cpu_seconds
 
+# warmups and repeats apply to the rows that set pltrackd beside syslog-ng for throughput
+# (ingest, durable, deliver-*): one dropped run of each side, then three rounds, medians.
 SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
-             "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000},
+             "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
-              "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300},
+              "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1},
 }
 ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "latency", "fairness", "backlog"]
 
@@ -34,12 +36,17 @@ def main():
     parser.add_argument("--output", default=".build/bench/results.json", help="where the JSON figures go")
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of: " + ", ".join(ROWS))
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, configs)")
+    parser.add_argument("--repeats", type=int, help="rounds of each paired row (default: 3, short: 1)")
     args = parser.parse_args()
     selected = args.rows.split(",")
     unknown = set(selected) - set(ROWS)
     if unknown:
         parser.error(f"unknown rows: {', '.join(sorted(unknown))}")
-    size = SIZES["short" if args.short else "full"]
+    size = dict(SIZES["short" if args.short else "full"])
+    if args.repeats is not None:
+        if args.repeats < 1:
+            parser.error("--repeats must be at least 1")
+        size["repeats"] = args.repeats
 
     # SIGTERM and SIGHUP end the run like Ctrl-C does, through the cleanup below.
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -48,15 +55,18 @@ def main():
     processes = Processes(work)
     results = []
     started = time.monotonic()
-    # The machine may be shared: the load before and after tells how much else was running.
+    # The machine may be shared: how busy it was just before and just after the run, measured
+    # while nothing of the benchmark runs, tells how much else was running.
     load_before = os.getloadavg()
+    busy_before = machine_busy_percent()
     try:
         h = Harness(args.bin, work, processes)
         nginx = None
         long_lived = []
         if "deliver-http" in selected or "deliver-tls" in selected:
             proc, http_port, https_port, ca = h.start_nginx()
-            nginx = {"proc": proc, "http_port": http_port, "https_port": https_port, "ca": ca}
+            nginx = {"proc": proc, "http_port": http_port, "https_port": https_port, "ca": ca,
+                     "cpu_seconds": lambda: tree_cpu_seconds(proc.pid)}
             long_lived.append(lambda: tree_cpu_seconds(proc.pid))
         for name in selected:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
@@ -90,6 +100,7 @@ def main():
         return 130
     finally:
         processes.stop_all()
+        busy_after = machine_busy_percent()
         if args.keep:
             print(f"bench: kept {work}", file=sys.stderr)
         else:
@@ -101,6 +112,7 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mode": "short" if args.short else "full",
         "machine": {"cores": os.cpu_count(), "kernel": platform.release(), "system": _os_release(),
+                    "busy_percent_before": busy_before, "busy_percent_after": busy_after,
                     "load_average_before": [round(x, 2) for x in load_before],
                     "load_average_after": [round(x, 2) for x in os.getloadavg()]},
         "seconds": round(time.monotonic() - started, 1),
@@ -112,9 +124,10 @@ def main():
         json.dump(document, f, indent=2)
         f.write("\n")
     print(report.table(results))
-    print(f"\n{document['mode']} run, {document['seconds']} s, load average before "
-          f"{load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
-          f"figures in {args.output}")
+    print(report.runs(results))
+    print(f"\n{document['mode']} run, {document['seconds']} s; the machine, idle 2 s before and after: "
+          f"{busy_before:.1f}% and {busy_after:.1f}% busy of {os.cpu_count()} cores (load average "
+          f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after); figures in {args.output}")
     return 0
 
 

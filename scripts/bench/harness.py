@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 
 import configs
@@ -40,8 +39,13 @@ class Harness:
         self.ca = None
 
     def directory(self, name):
-        path = os.path.join(self.work, name)
-        os.makedirs(path, exist_ok=True)
+        """A new directory for `name` in the work directory; a repeated run gets a fresh one
+        (name-2, name-3, ...), never the spool or the socket of the run before."""
+        path, n = os.path.join(self.work, name), 1
+        while os.path.exists(path):
+            n += 1
+            path = os.path.join(self.work, f"{name}-{n}")
+        os.makedirs(path)
         return path
 
     # --- pltrackd ---------------------------------------------------------------------------
@@ -69,8 +73,13 @@ class Harness:
     def counter(self, sock, name, at_least=0, timeout=600):
         """A pltrackd stats counter, once it is at least `at_least`; polled by the generator's
         `wait` (every 10 ms, one connection). Returns its JSON: value, finished_at."""
+        return self.wait(["--socket", sock], name, at_least, timeout)
+
+    def wait(self, daemon, counter, at_least, timeout):
+        """`pltrackd-bench wait`: the one way this benchmark watches a counter of either daemon,
+        one query every 10 ms on one connection, so that watching costs both the same."""
         out = subprocess.run(
-            [self.bench_bin, "wait", "--socket", sock, "--counter", name, "--at-least", str(at_least),
+            [self.bench_bin, "wait", *daemon, "--counter", counter, "--at-least", str(at_least),
              "--timeout", str(timeout)],
             check=True, capture_output=True, text=True)
         return json.loads(out.stdout)
@@ -136,7 +145,7 @@ class Harness:
                 "--persist-file", os.path.join(directory, "syslog-ng.persist"),
                 "--pidfile", os.path.join(directory, "syslog-ng.pid"), "--control", control]
         proc = self.processes.start("syslog-ng-" + name, argv, cwd=directory)
-        daemon = SyslogNG(proc, source, control, directory)
+        daemon = SyslogNG(self, proc, source, control, directory)
         wait_until(lambda: proc.check_alive() or (os.path.exists(source) and daemon.query("center.*") is not None),
                    30, f"syslog-ng ({name})", interval=0.05)
         return daemon
@@ -157,14 +166,16 @@ class Generator:
 
 
 class SyslogNG:
-    def __init__(self, proc, source, control, directory):
+    def __init__(self, harness, proc, source, control, directory):
+        self.harness = harness
         self.proc = proc
         self.source = source
         self.control = control
         self.directory = directory
 
     def query(self, pattern):
-        """The sum of the counters matching `pattern` (syslog-ng-ctl query get --sum)."""
+        """The sum of the counters matching `pattern` (syslog-ng-ctl query get --sum), for a
+        reading outside a timed run: it starts a process."""
         out = subprocess.run([system_program("syslog-ng-ctl"), "query", "get", "--sum", pattern, "--control", self.control],
                              check=True, capture_output=True, text=True).stdout
         # --sum prints the bare number; nothing at all while no counter matches yet (a file
@@ -176,8 +187,9 @@ class SyslogNG:
         return None
 
     def wait_for(self, pattern, at_least, timeout=600):
-        """Polls every 10 ms until the counters matching `pattern` add up to `at_least`; returns
-        the CLOCK_REALTIME time it saw that."""
-        wait_until(lambda: self.proc.check_alive() or (self.query(pattern) or 0) >= at_least, timeout,
-                   f"syslog-ng's {pattern} to reach {at_least}")
-        return time.time()
+        """Polls every 10 ms, as pltrackd's counters are, until the counters matching `pattern`
+        add up to `at_least`; returns the CLOCK_REALTIME time it saw that. Through the control
+        socket (QUERY GET_SUM), with no process started per poll: syslog-ng-ctl every 10 ms
+        took a good part of a core from syslog-ng while it was measured."""
+        return self.harness.wait(["--syslog-ng-control", self.control], pattern, at_least,
+                                 timeout)["finished_at"]

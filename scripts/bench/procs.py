@@ -156,8 +156,59 @@ class Interference:
         busy, ours = self._reading()
         wall = time.monotonic() - self.wall
         other = max(0.0, (busy - self.start[0]) - (ours - self.start[1]))
-        return {"seconds": round(wall, 1), "other_cpu_seconds": round(other, 1),
+        return {"seconds": round(wall, 1), "other_cpu_seconds": round(other, 3),
                 "other_cpu_percent_of_machine": round(100 * other / (wall * os.cpu_count()), 1)}
+
+
+def journal_cpu_seconds():
+    """CPU seconds of the filesystem journal's kernel threads (jbd2/...), or None where none
+    runs (an ext4 without a journal, as on this project's machines)."""
+    total, found = 0.0, False
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if not f.read().startswith("jbd2/"):
+                    continue
+            total += Proc.cpu_seconds_of(int(pid))
+            found = True
+        except OSError:
+            pass
+    return total if found else None
+
+
+def machine_busy_percent(seconds=2.0):
+    """How busy the machine is, as a share of all its cores, over `seconds` of doing nothing:
+    the load before and after a run, which a one-minute load average mixes with the run's own."""
+    before, wall = machine_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return round(100 * (machine_busy_seconds() - before) / ((time.monotonic() - wall) * os.cpu_count()), 1)
+
+
+class RunCost:
+    """The CPU one daemon's run cost: its own, and the machine's outside every process this
+    benchmark knows (the kernel's threads: block I/O, writeback, the filesystem journal; and
+    anything else that ran). On a quiet machine the second is the kernel work the run caused,
+    such as what fsync costs outside the process that calls it. `extra` are functions giving
+    the CPU seconds of the other live processes of the run (an upstream, nginx)."""
+
+    def __init__(self, daemon, extra=()):
+        self.daemon = daemon
+        self.own = daemon.cpu_seconds()
+        self.outside = Interference([daemon.cpu_seconds, *extra])
+        self.journal = journal_cpu_seconds()
+
+    def result(self, messages):
+        """CPU microseconds per message: the daemon's, outside every known process, and the
+        journal threads' (None where there are none). Read while the daemon still runs."""
+        own = self.daemon.cpu_seconds() - self.own
+        outside = self.outside.result()["other_cpu_seconds"]
+        journal = journal_cpu_seconds()
+        journal = None if journal is None or self.journal is None else journal - self.journal
+        per_message = lambda seconds: None if seconds is None else round(seconds / messages * 1e6, 2)
+        return {"cpu_us_per_msg": per_message(own), "outside_cpu_us_per_msg": per_message(outside),
+                "journal_cpu_us_per_msg": per_message(journal)}
 
 
 def wait_until(predicate, timeout, what, interval=0.01):

@@ -31,16 +31,24 @@ def _figure(side):
     return f"{_number(side['value'])} {side['unit']}"
 
 
+def _cpu(side):
+    """The daemon's CPU per message, and the kernel's outside it where measured: "5.1 + 0.4"."""
+    if not side:
+        return "—"
+    own, outside = side.get("cpu_us_per_msg"), side.get("outside_cpu_us_per_msg")
+    return _number(own) if outside is None else f"{_number(own)} + {_number(outside)}"
+
+
 def table(rows):
-    header = ["figure", "pltrackd", "syslog-ng", "ratio", "CPU µs/msg pltrackd", "CPU µs/msg syslog-ng",
-              "peak RSS MiB pltrackd", "peak RSS MiB syslog-ng"]
+    header = ["figure", "pltrackd", "syslog-ng", "ratio", "CPU µs/msg pltrackd (+ outside)",
+              "CPU µs/msg syslog-ng (+ outside)", "peak RSS MiB pltrackd", "peak RSS MiB syslog-ng"]
     lines = [header]
     for row in rows:
         ours, theirs = row.get("pltrackd"), row.get("syslog_ng")
         r = ratio(row)
         lines.append([
             row["title"], _figure(ours), _figure(theirs), f"{r:.2f}×" if r is not None else "",
-            _number(ours and ours.get("cpu_us_per_msg")), _number(theirs and theirs.get("cpu_us_per_msg")),
+            _cpu(ours), _cpu(theirs),
             _number(ours and ours.get("peak_rss_mib")), _number(theirs and theirs.get("peak_rss_mib")),
         ])
     out = ["| " + " | ".join(cells) + " |" for cells in lines]
@@ -53,3 +61,29 @@ def table(rows):
         out.append("Other work on the machine, as a share of all its cores, while these rows ran "
                    "(their figures are lower than on a quiet machine): " + "; ".join(shared) + ".")
     return "\n".join(out)
+
+
+def runs(rows):
+    """Every run of the paired rows, in the order they ran, so a median can be checked."""
+    out = []
+    for row in rows:
+        for name, side in (("pltrackd", row.get("pltrackd")), ("syslog-ng", row.get("syslog_ng"))):
+            details = (side or {}).get("details", {})
+            if "runs" not in details:
+                continue
+            values = ", ".join(_number(value) for value in details["runs"])
+            out.append(f"- {row['row']}, {name}: {values} {side['unit']} (median {_number(side['value'])})")
+            if "unwatched_runs" in details:
+                unwatched = ", ".join(_number(value) for value in details["unwatched_runs"])
+                out.append(f"- {row['row']}, syslog-ng unwatched (counter read only after the last line): "
+                           f"{unwatched} {side['unit']} (median {_number(details['unwatched_msg_per_s'])}; "
+                           f"watched/unwatched {details['watched_over_unwatched']:.3f})")
+    for row in rows:
+        if row["row"] != "durable":
+            continue
+        journal = [(side or {}).get("journal_cpu_us_per_msg") for side in (row["pltrackd"], row["syslog_ng"])]
+        out.append("- durable, the filesystem journal's threads (jbd2): " + (
+            "none run on this machine's filesystem; the kernel's share of the fsyncs is in the CPU outside"
+            if journal[0] is None else f"{_number(journal[0])} µs/msg during pltrackd's run, "
+                                       f"{_number(journal[1])} during syslog-ng's (in the CPU outside)"))
+    return ("\nEvery run (warm-up runs dropped):\n" + "\n".join(out)) if out else ""

@@ -5,6 +5,7 @@ import time
 
 import configs
 from harness import free_port
+from procs import RunCost
 
 
 def mib(kib):
@@ -15,28 +16,66 @@ def per_message_us(cpu_seconds, messages):
     return round(cpu_seconds / messages * 1e6, 2)
 
 
-def figures(value, unit, proc, cpu_seconds, messages, **details):
-    return {"value": round(value, 1), "unit": unit, "cpu_us_per_msg": per_message_us(cpu_seconds, messages),
-            "peak_rss_mib": mib(proc.peak_rss_kib()), "details": details}
+def figures(value, unit, proc, cost, **details):
+    """One run's figures; `cost` is a RunCost.result: CPU per message of the daemon, of the
+    kernel outside it and of the journal threads."""
+    return {"value": round(value, 1), "unit": unit, **cost, "peak_rss_mib": mib(proc.peak_rss_kib()),
+            "details": details}
 
 
-def _syslog_ng_throughput(h, name, destination, done_counter, messages, connections=16, upstream=None):
+def paired(size, runs):
+    """Runs each side of a comparison the same number of times and returns the median run of
+    each. `runs` maps a side ("pltrackd", "syslog_ng", ...) to a function that starts a fresh
+    daemon, runs the workload once and returns its figures. First size["warmups"] runs of
+    every side whose figures are dropped (caches, the page cache, the CPU's clock), then
+    size["repeats"] rounds, the order rotated each round so that no side always goes first.
+    Each side's figures are those of its median run (by value), with every run's value and
+    CPU in details."""
+    order = list(runs)
+    for _ in range(size["warmups"]):
+        for side in order:
+            runs[side]()
+    results = {side: [] for side in order}
+    for round_index in range(size["repeats"]):
+        shift = round_index % len(order)
+        for side in order[shift:] + order[:shift]:
+            results[side].append(runs[side]())
+    return {side: _median_run(side_runs) for side, side_runs in results.items()}
+
+
+def _median_run(runs):
+    ranked = sorted(runs, key=lambda run: run["value"])
+    median = dict(ranked[(len(ranked) - 1) // 2])
+    median["details"] = dict(median["details"], runs=[run["value"] for run in runs],
+                             cpu_us_per_msg_runs=[run["cpu_us_per_msg"] for run in runs])
+    return median
+
+
+def _syslog_ng_throughput(h, name, destination, done_counter, messages, connections=16, upstream=None,
+                          watched=True, nginx_cpu=None):
     """Runs `messages` lines into syslog-ng and times them until `done_counter` adds up to all.
 
-    `upstream`, a process syslog-ng sends to, is stopped before syslog-ng: an http() worker
-    waiting on an upstream that hangs would hold up syslog-ng's own stop."""
+    Watched, its counter is polled every 10 ms from the first message on, as pltrackd's are.
+    Unwatched, nothing asks it anything until the generator has written the last line: the
+    check that watching does not slow it down. `upstream`, a process syslog-ng sends to, is
+    stopped before syslog-ng: an http() worker waiting on an upstream that hangs would hold up
+    syslog-ng's own stop."""
     sng = h.start_syslog_ng(name, destination)
-    cpu = sng.proc.cpu_seconds()
+    cost = RunCost(sng.proc, [f for f in (upstream and upstream.cpu_seconds, nginx_cpu) if f])
     generator = h.generate_in_background(
         "ingest", "--socket", sng.source, "--framing", "syslog", "--connections", connections,
         "--messages", messages)
-    finished = sng.wait_for(done_counter, messages)
-    cpu = sng.proc.cpu_seconds() - cpu
-    run = generator.result()
+    if watched:
+        finished = sng.wait_for(done_counter, messages)
+        run = generator.result()
+    else:
+        run = generator.result()
+        finished = sng.wait_for(done_counter, messages)
+    spent = cost.result(messages)
     seconds = finished - run["started_at"]
     dropped = sng.query("dst.*.dropped") or 0
-    result = figures(messages / seconds, "msg/s", sng.proc, cpu, messages, seconds=round(seconds, 3),
-                     dropped=dropped, generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+    result = figures(messages / seconds, "msg/s", sng.proc, spent, seconds=round(seconds, 3), dropped=dropped,
+                     watched=watched, generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
     if upstream:
         h.processes.stop(upstream)
     h.processes.stop(sng.proc)
@@ -45,31 +84,49 @@ def _syslog_ng_throughput(h, name, destination, done_counter, messages, connecti
 
 def ingest(h, size):
     """Fire-and-forget ingest, 16 connections: pltrackd with no key and no spool, delivering
-    to an outbox on /dev/null, against syslog-ng unix-stream() -> file("/dev/null")."""
+    to an outbox on /dev/null, against syslog-ng unix-stream() -> file("/dev/null"). syslog-ng
+    also runs unwatched (its counter read only after the last line is written), to show what
+    watching it costs it."""
     m = size["ingest"]
-    # The queue holds the whole run, so ingest never waits for delivery (it is /dev/null).
-    proc, sock = h.start_pltrackd("ingest", ["--outbox", "/dev/null", "--queue-capacity", str(m + 1000)])
-    cpu = proc.cpu_seconds()
-    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
-    cpu_accepted = proc.cpu_seconds() - cpu
-    delivered = h.counter(sock, "delivered", m)
-    cpu_all = proc.cpu_seconds() - cpu
-    stats = h.pltrackd_stats(sock)
-    assert stats["accepted"] == m, stats
-    pltrackd = figures(
-        run["messages_per_second"], "msg/s", proc, cpu_all, m, seconds=round(run["seconds"], 3),
-        cpu_us_per_msg_until_accepted=per_message_us(cpu_accepted, m),
-        seconds_until_all_in_outbox=round(delivered["finished_at"] - run["started_at"], 3),
-        generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
-    h.processes.stop(proc)
-    syslog_ng = _syslog_ng_throughput(h, "ingest", 'file("/dev/null" template("$MSG\\n"));',
-                                      "dst.file.*.written", m)
+
+    def pltrackd():
+        # The queue holds the whole run, so ingest never waits for delivery (it is /dev/null).
+        proc, sock = h.start_pltrackd("ingest", ["--outbox", "/dev/null", "--queue-capacity", str(m + 1000)])
+        cost = RunCost(proc)
+        cpu = proc.cpu_seconds()
+        run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+        cpu_accepted = proc.cpu_seconds() - cpu
+        delivered = h.counter(sock, "delivered", m)
+        spent = cost.result(m)
+        stats = h.pltrackd_stats(sock)
+        assert stats["accepted"] == m, stats
+        result = figures(
+            run["messages_per_second"], "msg/s", proc, spent, seconds=round(run["seconds"], 3),
+            cpu_us_per_msg_until_accepted=per_message_us(cpu_accepted, m),
+            seconds_until_all_in_outbox=round(delivered["finished_at"] - run["started_at"], 3),
+            generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+        h.processes.stop(proc)
+        return result
+
+    destination = 'file("/dev/null" template("$MSG\\n"));'
+    sides = paired(size, {
+        "pltrackd": pltrackd,
+        "syslog_ng": lambda: _syslog_ng_throughput(h, "ingest", destination, "dst.file.*.written", m),
+        "syslog_ng_unwatched": lambda: _syslog_ng_throughput(h, "ingest-unwatched", destination,
+                                                             "dst.file.*.written", m, watched=False),
+    })
+    syslog_ng = sides["syslog_ng"]
+    unwatched = sides["syslog_ng_unwatched"]
+    syslog_ng["details"]["unwatched_msg_per_s"] = unwatched["value"]
+    syslog_ng["details"]["unwatched_runs"] = unwatched["details"]["runs"]
+    syslog_ng["details"]["watched_over_unwatched"] = round(syslog_ng["value"] / unwatched["value"], 3)
     return {
         "row": "ingest", "title": "ingest, fire-and-forget, 16 connections", "messages": m,
-        "pltrackd": pltrackd, "syslog_ng": syslog_ng,
-        "compared": "pltrackd: accepted/s (every connection's closing ping answered), no spool, no key, "
-                    "outbox /dev/null; CPU until all M are in the outbox. syslog-ng: unix-stream() -> "
-                    "file(\"/dev/null\"), msg/s until its written counter reaches M.",
+        "pltrackd": sides["pltrackd"], "syslog_ng": syslog_ng,
+        "compared": "pltrackd: accepted/s (every connection's closing ping answered; it validates each call), "
+                    "no spool, no key, outbox /dev/null; CPU until all M are in the outbox. syslog-ng: "
+                    "unix-stream() -> file(\"/dev/null\"), msg/s until its written counter reaches M "
+                    "(it checks nothing). Both counters polled the same way, every 10 ms on one connection.",
     }
 
 
@@ -82,12 +139,12 @@ def ingest_alone(h, size):
     proc, sock = h.start_pltrackd("ingest-alone", [
         "--api-key-file", h.key_file, "--upstream", f"http://127.0.0.1:{hang_port}",
         "--queue-capacity", str(m + 1000)])
-    cpu = proc.cpu_seconds()
+    cost = RunCost(proc, [hang.cpu_seconds])
     run = h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
-    cpu = proc.cpu_seconds() - cpu
+    spent = cost.result(m)
     stats = h.pltrackd_stats(sock)
     assert stats["accepted"] == m, stats
-    pltrackd = figures(run["messages_per_second"], "msg/s", proc, cpu, m, seconds=round(run["seconds"], 3),
+    pltrackd = figures(run["messages_per_second"], "msg/s", proc, spent, seconds=round(run["seconds"], 3),
                        held=stats["held"], generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
     h.processes.stop(proc)
     h.processes.stop(hang)
@@ -102,75 +159,98 @@ def ingest_alone(h, size):
 
 def durable(h, size):
     """Durable ingest, acknowledged, 16 connections x 64 in flight: pltrackd with a spool and
-    --fsync always, against syslog-ng with a reliable disk buffer. Both deliver over HTTP to
-    an upstream that accepts connections and never answers, so everything stays on disk."""
+    --fsync always, against syslog-ng with a reliable disk buffer. The two do different work:
+    pltrackd validates each call, fsyncs it and acknowledges it; syslog-ng writes each line to
+    its buffer file without fsync and acknowledges nothing. Both deliver over HTTP to an
+    upstream that accepts connections and never answers, so everything stays on disk."""
     m = size["durable"]
-    hang, hang_port = h.start_sink("durable-hang-pltrackd", hang=True)
-    upstream = f"http://127.0.0.1:{hang_port}"
-    spool = h.directory("durable") + "/spool"
-    proc, sock = h.start_pltrackd("durable", [
-        "--spool-dir", spool, "--fsync", "always", "--api-key-file", h.key_file, "--upstream", upstream])
-    cpu = proc.cpu_seconds()
-    run = h.generate("ingest", "--socket", sock, "--connections", 16, "--in-flight", 64, "--messages", m)
-    cpu = proc.cpu_seconds() - cpu
-    stats = h.pltrackd_stats(sock)
-    fsyncs = stats.get("spool", {}).get("fsyncs", 0)
-    pltrackd = figures(
-        run["messages_per_second"], "acks/s", proc, cpu, m, seconds=round(run["seconds"], 3),
-        fsyncs=fsyncs, acks_per_fsync=round(m / fsyncs, 1) if fsyncs else None,
-        generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
-    h.processes.stop(proc)
-    h.processes.stop(hang)
-    hang, hang_port = h.start_sink("durable-hang-syslog-ng", hang=True)
-    disk = configs.syslog_ng_disk_buffer(h.directory("syslog-ng-durable-buffer"), 4 << 30)
-    syslog_ng = _syslog_ng_throughput(
-        h, "durable", configs.syslog_ng_http(f"http://127.0.0.1:{hang_port}/rest/track-prompt", disk_buffer=disk),
-        "dst.*.processed", m, upstream=hang)
+
+    def pltrackd():
+        hang, hang_port = h.start_sink("durable-hang-pltrackd", hang=True)
+        spool = h.directory("durable-spool")
+        proc, sock = h.start_pltrackd("durable", [
+            "--spool-dir", spool, "--fsync", "always", "--api-key-file", h.key_file,
+            "--upstream", f"http://127.0.0.1:{hang_port}"])
+        cost = RunCost(proc, [hang.cpu_seconds])
+        run = h.generate("ingest", "--socket", sock, "--connections", 16, "--in-flight", 64, "--messages", m)
+        spent = cost.result(m)
+        stats = h.pltrackd_stats(sock)
+        fsyncs = stats.get("spool", {}).get("fsyncs", 0)
+        result = figures(
+            run["messages_per_second"], "acks/s", proc, spent, seconds=round(run["seconds"], 3),
+            fsyncs=fsyncs, acks_per_fsync=round(m / fsyncs, 1) if fsyncs else None,
+            generator_cpu_seconds=round(run["generator_cpu_seconds"], 2))
+        h.processes.stop(proc)
+        h.processes.stop(hang)
+        return result
+
+    def syslog_ng():
+        hang, hang_port = h.start_sink("durable-hang-syslog-ng", hang=True)
+        disk = configs.syslog_ng_disk_buffer(h.directory("syslog-ng-durable-buffer"), 4 << 30)
+        return _syslog_ng_throughput(
+            h, "durable", configs.syslog_ng_http(f"http://127.0.0.1:{hang_port}/rest/track-prompt",
+                                                 disk_buffer=disk),
+            "dst.*.processed", m, upstream=hang)
+
+    sides = paired(size, {"pltrackd": pltrackd, "syslog_ng": syslog_ng})
     return {
-        "row": "durable", "title": "durable ingest, 16 connections x 64 in flight", "messages": m,
-        "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "row": "durable",
+        "title": "durable ingest, 16 connections x 64 in flight (pltrackd validates, fsyncs and acknowledges "
+                 "each call; syslog-ng buffers without fsync and acknowledges nothing)",
+        "messages": m, "pltrackd": sides["pltrackd"], "syslog_ng": sides["syslog_ng"],
         "compared": "pltrackd: --spool-dir, --fsync always, every call with an id, acks/s (an ack waits "
                     "for the fsync). syslog-ng: http() with disk-buffer(reliable(yes)), msg/s until its "
                     "destination has taken all M into the buffer; it writes the buffer file without fsync "
-                    "and acknowledges nothing to the sender. Both upstreams hang.",
+                    "and acknowledges nothing to the sender. Both upstreams hang. The kernel's share of "
+                    "the fsyncs (writeback, the journal's thread where the filesystem has one) is the "
+                    "CPU outside the daemon.",
     }
 
 
-def _delivery(h, row, title, upstream_url, ca_file, m):
+def _delivery(h, row, title, upstream_url, ca_file, size, nginx):
+    m = size["deliver"]
     extra = ["--upstream-ca-file", ca_file] if ca_file else []
-    proc, sock = h.start_pltrackd(row, [
-        "--api-key-file", h.key_file, "--upstream", upstream_url, "--workers", "8", *extra])
-    cpu = proc.cpu_seconds()
-    generator = h.generate_in_background("ingest", "--socket", sock, "--connections", 16, "--messages", m)
-    delivered = h.counter(sock, "delivered", m)
-    cpu = proc.cpu_seconds() - cpu
-    run = generator.result()
-    seconds = delivered["finished_at"] - run["started_at"]
-    stats = h.pltrackd_stats(sock)
-    pltrackd = figures(
-        m / seconds, "msg/s", proc, cpu, m, seconds=round(seconds, 3), upstream_requests=stats["upstream_requests"],
-        retries=stats["retries"], upstream_latency_p99_ms=stats["upstream_latency_p99_ms"])
-    h.processes.stop(proc)
-    syslog_ng = _syslog_ng_throughput(
-        h, row, configs.syslog_ng_http(upstream_url + "/rest/track-prompt", ca_file=ca_file),
-        "dst.*.written", m)
+
+    def pltrackd():
+        proc, sock = h.start_pltrackd(row, [
+            "--api-key-file", h.key_file, "--upstream", upstream_url, "--workers", "8", *extra])
+        cost = RunCost(proc, [nginx["cpu_seconds"]])
+        generator = h.generate_in_background("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+        delivered = h.counter(sock, "delivered", m)
+        run = generator.result()
+        spent = cost.result(m)
+        seconds = delivered["finished_at"] - run["started_at"]
+        stats = h.pltrackd_stats(sock)
+        result = figures(
+            m / seconds, "msg/s", proc, spent, seconds=round(seconds, 3),
+            upstream_requests=stats["upstream_requests"], retries=stats["retries"],
+            upstream_latency_p99_ms=stats["upstream_latency_p99_ms"])
+        h.processes.stop(proc)
+        return result
+
+    def syslog_ng():
+        return _syslog_ng_throughput(
+            h, row, configs.syslog_ng_http(upstream_url + "/rest/track-prompt", ca_file=ca_file), "dst.*.written",
+            m, nginx_cpu=nginx["cpu_seconds"])
+
+    sides = paired(size, {"pltrackd": pltrackd, "syslog_ng": syslog_ng})
     return {
-        "row": row, "title": title, "messages": m, "pltrackd": pltrackd, "syslog_ng": syslog_ng,
+        "row": row, "title": title, "messages": m, "pltrackd": sides["pltrackd"], "syslog_ng": sides["syslog_ng"],
         "compared": "one call per POST to nginx (return 200), 8 workers each: pltrackd --workers 8 (no spool, "
                     "default 50 ms coalescing window) until its delivered counter reaches M; syslog-ng http() "
                     "workers(8) batch-lines(1) until its written counter reaches M. Time from the first "
-                    "message sent.",
+                    "message sent. nginx's CPU is in neither side's.",
     }
 
 
 def delivery_http(h, size, nginx):
     return _delivery(h, "deliver-http", "delivered to nginx over HTTP, 8 workers",
-                     f"http://127.0.0.1:{nginx['http_port']}", None, size["deliver"])
+                     f"http://127.0.0.1:{nginx['http_port']}", None, size, nginx)
 
 
 def delivery_tls(h, size, nginx):
     return _delivery(h, "deliver-tls", "delivered to nginx over TLS, 8 workers",
-                     f"https://127.0.0.1:{nginx['https_port']}", nginx["ca"], size["deliver"])
+                     f"https://127.0.0.1:{nginx['https_port']}", nginx["ca"], size, nginx)
 
 
 def _latency_run(h, name, start_daemon, framing, seconds, rate=10_000):

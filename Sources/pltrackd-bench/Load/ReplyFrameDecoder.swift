@@ -2,7 +2,7 @@ import NIOCore
 
 /// Splits pltrackd's reply stream into frames (4-byte big-endian length, then the payload),
 /// as `protocol/SPEC.md` describes them.
-struct ReplyFrameDecoder: ByteToMessageDecoder {
+struct ReplyFrameDecoder: WholeReplyDecoder {
     typealias InboundOut = ByteBuffer
 
     /// Why the stream cannot be split any more.
@@ -28,12 +28,5 @@ struct ReplyFrameDecoder: ByteToMessageDecoder {
             context.fireChannelRead(Self.wrapInboundOut(payload))
         }
         return .continue
-    }
-
-    mutating func decodeLast(
-        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-    ) throws -> DecodingState {
-        while try self.decode(context: context, buffer: &buffer) == .continue {}
-        return .needMoreData
     }
 }

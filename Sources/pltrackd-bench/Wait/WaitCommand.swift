@@ -2,14 +2,17 @@ import ArgumentParser
 import NIOCore
 import NIOPosix
 
-/// `pltrackd-bench wait`: polls pltrackd's `stats` until a counter reaches a value.
+/// `pltrackd-bench wait`: polls a daemon's counter until it reaches a value: pltrackd's
+/// `stats`, or syslog-ng's control socket, read the same way (``CounterSource``).
 struct WaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
-        abstract: "Poll pltrackd's stats until a counter reaches a value; print it and the time as JSON.",
+        abstract: "Poll a daemon's counter until it reaches a value; print it and the time as JSON.",
         discussion: """
-            One connection, one stats frame per --interval-ms, so that the time a run ends is \
-            known to about that much. With --at-least 0 it prints the counter once.
+            One connection, one query per --interval-ms, so that the time a run ends is known to \
+            about that much. pltrackd is asked with a stats frame on --socket; syslog-ng, with \
+            --syslog-ng-control, by QUERY GET_SUM on its control socket (what syslog-ng-ctl sends, \
+            without a process per poll). With --at-least 0 it prints the counter once.
             """
     )
 
@@ -33,9 +36,16 @@ struct WaitCommand: AsyncParsableCommand {
     }
 
     @Option(help: ArgumentHelp("pltrackd's socket.", valueName: "path"))
-    var socket: String
+    var socket: String?
 
-    @Option(help: "A top-level or spool counter of the stats reply, e.g. accepted, delivered, fsyncs.")
+    @Option(help: ArgumentHelp("syslog-ng's control socket, instead of --socket.", valueName: "path"))
+    var syslogNgControl: String?
+
+    @Option(
+        help: """
+            pltrackd: a top-level or spool counter of the stats reply, e.g. accepted, delivered, \
+            fsyncs. syslog-ng: a counter pattern, e.g. 'dst.file.*.written'.
+            """)
     var counter = "delivered"
 
     @Option(help: "The value to wait for.")
@@ -47,14 +57,22 @@ struct WaitCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds between polls.")
     var intervalMs = 10
 
+    func validate() throws {
+        guard (self.socket == nil) != (self.syslogNgControl == nil) else {
+            throw ValidationError("give one of --socket (pltrackd) and --syslog-ng-control (syslog-ng)")
+        }
+    }
+
     func run() async throws {
-        let request = ByteBuffer(bytes: Self.frame(#"{"type":"stats","id":"bench-wait"}"#))
-        let marker = Array("\"\(self.counter)\":".utf8)
+        let source: CounterSource =
+            self.syslogNgControl == nil ? .pltrackd(counter: self.counter) : .syslogNG(pattern: self.counter)
+        let path = self.syslogNgControl ?? self.socket ?? ""
+        let request = source.request
         let deadline = Clocks.monotonicNanoseconds() + UInt64(self.timeout * 1e9)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(unixDomainSocketPath: self.socket) { channel in
+            .connect(unixDomainSocketPath: path) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ReplyFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(source.makeDecoder())
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -68,21 +86,14 @@ struct WaitCommand: AsyncParsableCommand {
                 guard let reply = try await replies.next() else {
                     break
                 }
-                last = reply.offset(after: marker).flatMap { reply.decimal(at: $0) }
+                last = source.value(in: reply) ?? last
                 if let value = last, value >= self.atLeast {
-                    return Result(counter: self.counter, value: value, finishedAt: Clocks.epochSeconds(), polls: polls)
+                    return Result(counter: source.name, value: value, finishedAt: Clocks.epochSeconds(), polls: polls)
                 }
                 try await Task.sleep(for: .milliseconds(self.intervalMs))
             }
-            throw TimedOut(counter: self.counter, value: last, target: self.atLeast)
+            throw TimedOut(counter: source.name, value: last, target: self.atLeast)
         }
         try Output.result(result)
-    }
-
-    /// `payload` with its 4-byte big-endian length in front.
-    static func frame(_ payload: String) -> [UInt8] {
-        let count = UInt32(payload.utf8.count)
-        return [UInt8(count >> 24), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff)]
-            + Array(payload.utf8)
     }
 }
