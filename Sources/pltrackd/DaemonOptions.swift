@@ -63,7 +63,13 @@ struct DaemonOptions: ParsableArguments {
             valueName: "duration"))
     var coalesceWindow: String?
 
-    @Option(help: ArgumentHelp("Concurrent upstream requests. Default: 8.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Most requests on their way to PromptLayer at once: the ceiling of the adaptive limit, which starts at 8, grows while latency holds and shrinks when it rises or PromptLayer answers 429 or 503. Default: 512.",
+            valueName: "n"))
+    var maxInFlight: String?
+
+    @Option(help: ArgumentHelp("The old name of --max-in-flight.", valueName: "n"))
     var workers: String?
 
     @Option(
@@ -172,7 +178,7 @@ struct DaemonOptions: ParsableArguments {
             ("allow-uid", self.allowUid.isEmpty ? nil : self.allowUid.joined(separator: ",")),
             ("allow-gid", self.allowGid.isEmpty ? nil : self.allowGid.joined(separator: ",")),
             ("coalesce-window", self.coalesceWindow),
-            ("workers", self.workers),
+            ("max-in-flight", self.maxInFlight), ("workers", self.workers),
             ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
             ("upstream-ca-file", self.upstreamCaFile),
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),

@@ -23,13 +23,24 @@ struct StatsTable {
                 ("rejected", rejected.isEmpty ? "0" : rejected),
                 ("coalesced", Self.coalesced(stats)),
                 ("queued", "\(stats.queued) of \(stats.queueCapacity) (\(stats.retrying) waiting to retry)"),
-                ("in flight", "\(stats.inFlight) of \(stats.workers) workers"),
+                (
+                    "in flight",
+                    "\(stats.upstreamSending) on their way (limit \(stats.upstreamLimit), at most \(stats.upstreamMaxInFlight))"
+                ),
                 ("delivered", "\(stats.delivered)"),
                 ("dead-lettered", "\(stats.deadLettered)"),
                 ("retries", "\(stats.retries)"),
                 (
                     "upstream requests",
-                    "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer); circuit \(stats.upstreamCircuit), opened \(stats.upstreamUnreachableEpisodes) times"
+                    "\(stats.upstreamRequests) (\(stats.upstreamFailures) without an answer, \(stats.upstreamRefusals) answered 429 or 503); circuit \(stats.upstreamCircuit), opened \(stats.upstreamUnreachableEpisodes) times"
+                ),
+                (
+                    "paused",
+                    stats.upstreamPausedSeconds > 0
+                        ? String(
+                            format: "%.1f s more (PromptLayer answered %d)", stats.upstreamPausedSeconds,
+                            stats.upstreamPauseStatus ?? 0)
+                        : "no"
                 ),
                 (
                     "upstream latency",

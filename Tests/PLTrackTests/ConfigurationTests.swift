@@ -53,7 +53,7 @@ struct ConfigurationTests {
             configPath: path
         )
         let resolved = try resolver.resolve().get()
-        #expect(resolved.configuration.workers == 1)
+        #expect(resolved.configuration.maximumInFlight == 1)
         #expect(resolved.configuration.queueCapacity == 20)
         #expect(resolved.configuration.coalescingWindow == .milliseconds(20))
         #expect(resolved.configuration.flushTimeout == .seconds(3))
@@ -137,13 +137,13 @@ struct ConfigurationTests {
         let live = LiveConfiguration(old)
         var new = old
         new.queueCapacity = 20
-        new.workers = 4
+        new.maximumInFlight = 4
         new.logLevel = .debug
         let outcome = live.reload(from: new)
         #expect(outcome.applied == ["queue-capacity", "log-level"])
-        #expect(outcome.needRestart == ["workers"])
+        #expect(outcome.needRestart == ["max-in-flight", "workers"])
         #expect(live.current.queueCapacity == 20)
-        #expect(live.current.workers == 8)
+        #expect(live.current.maximumInFlight == 512)
     }
 
     @Test func checkConfigPrintsTheEffectiveConfigurationWithoutTheKey() async throws {

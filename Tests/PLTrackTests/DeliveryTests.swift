@@ -145,7 +145,7 @@ struct DeliveryTests {
         defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) {
             $0.queueCapacity = 8
-            $0.workers = 2
+            $0.maximumInFlight = 2
             $0.coalescingWindow = .zero
         }
         defer { daemon.tearDown() }

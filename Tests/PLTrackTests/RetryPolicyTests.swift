@@ -1,3 +1,4 @@
+import Foundation
 import PLTrackTestSupport
 import Testing
 
@@ -53,6 +54,13 @@ struct RetryPolicyTests {
         }
     }
 
+    @Test func aHugeRetryAfterWaitsNoLongerThanTheCap() {
+        var generator = SeededGenerator(seed: 3)
+        let huge = HTTPUpstream.parseRetryAfter("99999999999")
+        #expect(huge == .seconds(99_999_999_999))
+        #expect(self.policy.backoff(afterAttempt: 1, notBefore: huge, using: &generator) == .seconds(30))
+    }
+
     @Test(arguments: [("0", Duration.zero), ("7", .seconds(7)), (" 12 ", .seconds(12))])
     func readsRetryAfterSeconds(_ header: String, _ expected: Duration) {
         #expect(HTTPUpstream.parseRetryAfter(header) == expected)
@@ -60,6 +68,13 @@ struct RetryPolicyTests {
 
     @Test func readsRetryAfterAsAnHTTPDate() {
         #expect(HTTPUpstream.parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT") == .zero)
+        // An hour ahead: about 3,600 s, whatever the second this runs in.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let ahead = HTTPUpstream.parseRetryAfter(formatter.string(from: Date().addingTimeInterval(3600)))
+        #expect(ahead.map { $0 > .seconds(3500) && $0 <= .seconds(3600) } == true)
         #expect(HTTPUpstream.parseRetryAfter("soon") == nil)
     }
 }

@@ -140,7 +140,7 @@ struct SystemdTests {
             $0.hasPrefix("STATUS=accepted 25 · delivered 25 ·")
         }
         #expect(!after.isEmpty, "\(daemon.notify.received.map(\.text).suffix(3))")
-        #expect(after.first?.text.contains("workers busy") == true)
+        #expect(after.first?.text.contains(" on their way (limit ") == true)
         let outcome = await daemon.stop()
         #expect(outcome.status == 0)
         let texts = daemon.notify.received.map(\.text)

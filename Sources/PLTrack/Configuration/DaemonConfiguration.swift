@@ -22,8 +22,9 @@ public struct DaemonConfiguration: Sendable {
     public var allowedGIDs: [UInt32]?
     /// How long a call may wait for a newer one for the same request (`--coalesce-window`).
     public var coalescingWindow: Duration = .milliseconds(50)
-    /// Concurrent upstream requests (`--workers`).
-    public var workers = 8
+    /// The most requests on their way to PromptLayer at once (`--max-in-flight`, formerly
+    /// `--workers`): the ceiling of the delivery governor's adaptive limit, which starts at 8.
+    public var maximumInFlight = 512
     /// The most calls held in the pipeline (`--queue-capacity`).
     public var queueCapacity = 100_000
     /// PromptLayer's base URL (`--upstream`, `PROMPTLAYER_BASE_URL`).

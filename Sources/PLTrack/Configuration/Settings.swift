@@ -20,7 +20,9 @@ public enum Settings {
         .idList("allow-uid", \.allowedUIDs, reloadable: true),
         .idList("allow-gid", \.allowedGIDs, reloadable: true),
         .duration("coalesce-window", \.coalescingWindow, allowsZero: true, reloadable: true),
-        .integer("workers", \.workers, in: 1...1024, reloadable: false),
+        .integer("max-in-flight", \.maximumInFlight, in: 1...1024, reloadable: false),
+        // The old name of max-in-flight, so that configuration files written for it keep working.
+        .integer("workers", \.maximumInFlight, in: 1...1024, reloadable: false),
         .integer("queue-capacity", \.queueCapacity, in: 1...100_000_000, reloadable: true),
         .text("upstream", \.upstreamURL, aliases: ["PROMPTLAYER_BASE_URL"], reloadable: false) { text in
             text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"

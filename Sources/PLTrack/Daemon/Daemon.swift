@@ -16,8 +16,10 @@ public final class Daemon: Service, Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let stats = DaemonStats()
-    /// Whether PromptLayer answers, shared by the workers.
-    let circuit = CircuitBreaker()
+    /// How many requests may be on their way, pauses and the circuit, shared by the workers.
+    let gate: DeliveryGate
+    /// The attempts on their way and when each started, for the watchdog.
+    let workerActivity = WorkerActivity()
     let pipeline: Pipeline
     let notifier: SystemdNotifier
     let logLevel: LogLevelControl
@@ -61,7 +63,7 @@ public final class Daemon: Service, Sendable {
                 directory: directory,
                 maximumBytes: configuration.spoolMaximumBytes,
                 policy: configuration.fsyncPolicy,
-                workers: configuration.workers,
+                workers: configuration.maximumInFlight,
                 logger: logger
             )
         }
@@ -72,6 +74,8 @@ public final class Daemon: Service, Sendable {
             journal: journal
         )
         self.readiness = group.next().makePromise(of: Void.self)
+        self.gate = DeliveryGate(
+            maximumInFlight: configuration.maximumInFlight, pauseCap: configuration.retryPolicy.cap)
     }
 
     /// Returns once every socket is served, or throws why the daemon could not start.
@@ -83,10 +87,9 @@ public final class Daemon: Service, Sendable {
     public func statsSnapshot() -> StatsSnapshot {
         let (ledger, occupancy) = self.pipeline.snapshot
         var snapshot = StatsSnapshot(
-            stats: self.stats, ledger: ledger, occupancy: occupancy, workers: self.configuration.workers,
+            stats: self.stats, ledger: ledger, occupancy: occupancy, workers: self.configuration.maximumInFlight,
             spool: self.pipeline.journal.map { SpoolStats($0) })
-        snapshot.upstreamCircuit = self.circuit.state
-        snapshot.upstreamUnreachableEpisodes = self.circuit.openings
+        snapshot.record(self.gate.snapshot)
         return snapshot
     }
 
@@ -106,7 +109,7 @@ public final class Daemon: Service, Sendable {
             "pltrackd \(PLTrackVersion.current) ready",
             metadata: [
                 "sockets": "\(listeners.summary)",
-                "workers": "\(self.configuration.workers)",
+                "workers": "\(self.configuration.maximumInFlight)",
                 "delivery": "\(delivery.summary)",
             ]
         )
@@ -121,9 +124,10 @@ public final class Daemon: Service, Sendable {
             deadLetters: delivery.deadLetters,
             live: self.live,
             stats: self.stats,
-            workers: self.configuration.workers,
+            workers: self.configuration.maximumInFlight,
             logger: self.logger,
-            circuit: self.circuit
+            gate: self.gate,
+            activity: self.workerActivity
         )
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await pool.run() }
@@ -131,7 +135,7 @@ public final class Daemon: Service, Sendable {
                 tasks.addTask { await self.reportStatus() }
             }
             if let interval = SystemdNotifier.watchdogInterval() {
-                tasks.addTask { await self.keepWatchdogFed(every: interval, activity: pool.activity) }
+                tasks.addTask { await self.keepWatchdogFed(every: interval, activity: self.workerActivity) }
             }
             if self.reloader != nil {
                 tasks.addTask { await self.answerHangups() }
@@ -182,6 +186,11 @@ public final class Daemon: Service, Sendable {
             ("pltrackd_in_flight", "gauge", Double(snapshot.inFlight)),
             ("pltrackd_queue_capacity", "gauge", Double(snapshot.queueCapacity)),
             ("pltrackd_workers", "gauge", Double(snapshot.workers)),
+            ("pltrackd_upstream_limit", "gauge", Double(snapshot.upstreamLimit)),
+            ("pltrackd_upstream_max_in_flight", "gauge", Double(snapshot.upstreamMaxInFlight)),
+            ("pltrackd_upstream_sending", "gauge", Double(snapshot.upstreamSending)),
+            ("pltrackd_upstream_paused_seconds", "gauge", snapshot.upstreamPausedSeconds),
+            ("pltrackd_upstream_refusals_total", "counter", Double(snapshot.upstreamRefusals)),
             ("pltrackd_uptime_seconds", "gauge", snapshot.uptimeSeconds),
         ]
         let spool: [(String, String, Double)] =

@@ -17,7 +17,7 @@ struct DeliveryResources {
             self.upstream = try HTTPUpstream(
                 baseURL: configuration.upstreamURL,
                 apiKey: key,
-                connections: configuration.workers,
+                connections: configuration.maximumInFlight,
                 requestTimeout: configuration.requestTimeout,
                 certificateAuthoritiesFile: configuration.upstreamCAFile,
                 eventLoopGroup: group

@@ -1,7 +1,8 @@
 /// Decides whether an upstream answer is final and how long to wait before trying again.
 ///
 /// Backoff is exponential with full jitter: attempt n waits a uniformly random time between
-/// zero and `min(cap, base · 2ⁿ⁻¹)`, and never less than the `Retry-After` the server gave.
+/// zero and `min(cap, base · 2ⁿ⁻¹)`, and never less than the `Retry-After` the server gave, up
+/// to `cap`: a huge `Retry-After` must not keep a call, and the calls behind it, for ever.
 public struct RetryPolicy: Sendable, Equatable {
     /// What to do with a call after one attempt.
     public enum Verdict: Sendable, Equatable {
@@ -49,7 +50,7 @@ public struct RetryPolicy: Sendable, Equatable {
         guard let notBefore else {
             return jittered
         }
-        return max(jittered, notBefore)
+        return max(jittered, min(notBefore, self.cap))
     }
 }
 

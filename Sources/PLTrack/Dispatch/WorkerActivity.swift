@@ -2,8 +2,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// When each worker started its current upstream attempt, for the watchdog.
-final class WorkerActivity: Sendable {
+public final class WorkerActivity: Sendable {
     private let started: NIOLockedValueBox<[WorkerID: NIODeadline]> = NIOLockedValueBox([:])
+
+    public init() {}
 
     func begin(_ worker: WorkerID, at time: NIODeadline = .now()) {
         self.started.withLockedValue { $0[worker] = time }

@@ -1,10 +1,14 @@
 import Logging
 import NIOCore
 
-/// A fixed number of workers, each sending one call upstream at a time.
+/// Workers, each sending one call upstream at a time, as many as `--max-in-flight`; the
+/// ``DeliveryGate`` decides how many of them send at once.
 ///
-/// A worker never sleeps through a backoff: a call to retry goes back to the pipeline with the
-/// time it may go again, and the worker takes the next call.
+/// A worker waits for the gate before it takes a call, so calls wait in the ready queue, not
+/// in a worker, while sending is paused, PromptLayer is unreachable or the limit is reached;
+/// only an attempt on its way counts as one for the watchdog. A worker never sleeps through a
+/// backoff: a call to retry goes back to the pipeline with the time it may go again, and the
+/// worker takes the next call.
 public struct WorkerPool: Sendable {
     let pipeline: Pipeline
     let upstream: any Upstream
@@ -13,9 +17,10 @@ public struct WorkerPool: Sendable {
     let stats: DaemonStats
     let workers: Int
     let logger: Logger
-    let activity = WorkerActivity()
-    /// Whether PromptLayer answers: while it does not, one probe at a time.
-    let circuit: CircuitBreaker
+    /// When each worker started the attempt it has on its way, for the watchdog.
+    let activity: WorkerActivity
+    /// How many requests may be on their way, pauses, and the circuit.
+    let gate: DeliveryGate
 
     public init(
         pipeline: Pipeline,
@@ -25,9 +30,12 @@ public struct WorkerPool: Sendable {
         stats: DaemonStats,
         workers: Int,
         logger: Logger,
-        circuit: CircuitBreaker = CircuitBreaker()
+        gate: DeliveryGate? = nil,
+        activity: WorkerActivity = WorkerActivity()
     ) {
-        self.circuit = circuit
+        self.activity = activity
+        self.gate =
+            gate ?? DeliveryGate(maximumInFlight: workers, pauseCap: live.read { $0.retryPolicy.cap })
         self.pipeline = pipeline
         self.upstream = upstream
         self.deadLetters = deadLetters
@@ -55,66 +63,40 @@ public struct WorkerPool: Sendable {
         }
     }
 
-    /// One worker: takes calls from the pipeline and sends them until the pipeline stops.
+    /// One worker: waits for its turn, takes a call from the pipeline and sends it, until the
+    /// pipeline stops or the worker is cancelled.
     private func work(as worker: Int, isolation: isolated (any Actor)?) async {
         var generator = SystemRandomNumberGenerator()
-        while let envelope = await self.pipeline.nextEnvelope(for: worker, isolation: isolation) {
+        while await self.gate.waitForTurn(worker, isolation: isolation) {
+            guard let envelope = await self.pipeline.nextEnvelope(for: worker, isolation: isolation) else {
+                return
+            }
+            guard let ticket = self.gate.begin(worker) else {
+                // Sending stopped being allowed while this worker waited for the call (a pause,
+                // the circuit opened, a lower limit): the call goes back, untried.
+                self.pipeline.attemptFinished(envelope, .retry(at: .now()))
+                continue
+            }
             self.activity.begin(worker)
             // The note stays after the attempt: its outcome, once written, is what tells a
             // restart the call arrived; a cancelled attempt (a drain that ran out) may have
             // reached PromptLayer and stays pending and noted.
-            if await self.waitForCircuit(isolation: isolation) {
-                await self.pipeline.inFlight(worker: worker, envelope, isolation: isolation)
-                await self.attempt(envelope, worker: worker, using: &generator, isolation: isolation)
-            } else {
-                // Stopped while PromptLayer was unreachable: the call goes back, untried.
-                self.pipeline.attemptFinished(envelope, .retry(at: .now()))
-            }
+            await self.pipeline.inFlight(worker: worker, envelope, isolation: isolation)
+            await self.attempt(envelope, ticket, worker: worker, using: &generator, isolation: isolation)
             self.activity.end(worker)
         }
     }
 
-    /// Waits until the circuit lets this worker send (at once while PromptLayer answers);
-    /// `false` when the worker is cancelled meanwhile.
-    private func waitForCircuit(isolation: isolated (any Actor)?) async -> Bool {
-        while true {
-            switch self.circuit.permit(now: .now()) {
-            case .send, .probe:
-                return true
-            case .wait(let until):
-                let delay = max(until - .now(), .milliseconds(1))
-                guard (try? await Task.sleep(for: .nanoseconds(delay.nanoseconds))) != nil else {
-                    return false
-                }
-            }
-        }
-    }
-
     private func attempt(
-        _ envelope: Envelope, worker: Int, using generator: inout SystemRandomNumberGenerator,
-        isolation: isolated (any Actor)?
+        _ envelope: Envelope, _ ticket: DeliveryGovernor.Ticket, worker: Int,
+        using generator: inout SystemRandomNumberGenerator, isolation: isolated (any Actor)?
     ) async {
         var envelope = envelope
         envelope.attempts += 1
         let started = NIODeadline.now()
         let response = await self.upstream.send(
             path: envelope.message.kind.path, body: envelope.message.body, worker: worker, isolation: isolation)
-        var isReachable = true
-        if case .failed(let reason) = response {
-            self.stats.upstreamAttempted(reachedServer: false)
-            self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
-            let (change, isClosed) = self.circuit.record(reached: false, now: .now())
-            isReachable = isClosed
-            if change == .opened {
-                self.logger.warning("PromptLayer is unreachable; probing it, one request at a time, until it answers")
-            }
-        } else {
-            if self.circuit.record(reached: true, now: .now()).change == .closed {
-                self.logger.notice("PromptLayer answers again; sending at full rate")
-            }
-            self.stats.upstreamAttempted(reachedServer: true)
-            self.stats.recordLatency(.now() - started)
-        }
+        let isReachable = self.record(response, of: ticket, latency: .now() - started)
         let (retryPolicy, maximumAge) = self.live.read { ($0.retryPolicy, $0.maximumAge) }
         switch retryPolicy.classify(response) {
         case .delivered:
@@ -140,6 +122,41 @@ public struct WorkerPool: Sendable {
         case .deadLetter(let status, let body):
             self.deadLetter(envelope, status: status, response: body, reason: "rejected")
         }
+    }
+
+    /// Tells the gate how the attempt went, counts it and logs what changed; returns whether
+    /// the call's own backoff applies: not while PromptLayer is unreachable, when the circuit
+    /// paces the attempts.
+    private func record(_ response: UpstreamResponse, of ticket: DeliveryGovernor.Ticket, latency: TimeAmount) -> Bool {
+        let outcome: DeliveryGovernor.Outcome
+        switch response {
+        case .failed(let reason):
+            self.stats.upstreamAttempted(reachedServer: false)
+            self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
+            outcome = .unreachable
+        case .answered(let status, let retryAfter, _):
+            self.stats.upstreamAttempted(reachedServer: true)
+            self.stats.recordLatency(latency)
+            outcome = status == 429 || status == 503 ? .refused(status: status, retryAfter: retryAfter) : .answered
+        }
+        for action in self.gate.finished(ticket, outcome) {
+            switch action {
+            case .circuitOpened:
+                self.logger.warning("PromptLayer is unreachable; probing it, one request at a time, until it answers")
+            case .circuitClosed:
+                self.logger.notice("PromptLayer answers again; sending at full rate")
+            case .paused(let until, let status):
+                self.logger.notice(
+                    "PromptLayer asked to slow down; every worker pauses",
+                    metadata: [
+                        "upstream_status": "\(status)",
+                        "pause": "\(HumanDuration.format(.nanoseconds(max(0, (until - .now()).nanoseconds))))",
+                    ])
+            case .wake:
+                break
+            }
+        }
+        return outcome != .unreachable || self.gate.isCircuitClosed
     }
 
     /// Writes `envelope` to the dead letters with `reason` (`rejected` for a final refusal,

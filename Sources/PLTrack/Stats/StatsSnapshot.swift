@@ -43,6 +43,19 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var upstreamCircuit = "closed"
     /// How many times PromptLayer was found unreachable.
     public var upstreamUnreachableEpisodes = 0
+    /// How many requests may be on their way now: the delivery governor's adaptive limit,
+    /// between 1 and ``upstreamMaxInFlight``.
+    public var upstreamLimit = 0
+    /// The ceiling of the limit (`--max-in-flight`).
+    public var upstreamMaxInFlight = 0
+    /// Requests on their way to PromptLayer now.
+    public var upstreamSending = 0
+    /// Seconds left of a pause PromptLayer asked for with `Retry-After`; 0 when not paused.
+    public var upstreamPausedSeconds = 0.0
+    /// The status (429 or 503) that asked for the pause, while paused.
+    public var upstreamPauseStatus: Int?
+    /// Attempts PromptLayer answered with 429 or 503.
+    public var upstreamRefusals = 0
     public var upstreamLatencyP50Ms: Double
     public var upstreamLatencyP99Ms: Double
     /// Times a connection stopped being read because the queue was full.
@@ -97,6 +110,18 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.backlog = occupancy.backlog
         self.spoolFull = stats.count(DaemonStats.Names.spoolFull)
         self.spool = spool
+    }
+
+    /// Takes the delivery governor's figures.
+    mutating func record(_ governor: DeliveryGate.Snapshot, now: NIODeadline = .now()) {
+        self.upstreamCircuit = governor.circuit
+        self.upstreamUnreachableEpisodes = governor.openings
+        self.upstreamLimit = governor.limit
+        self.upstreamMaxInFlight = governor.maximumInFlight
+        self.upstreamSending = governor.inFlight
+        self.upstreamPausedSeconds = governor.pausedUntil.map { Double(max(0, ($0 - now).nanoseconds)) / 1e9 } ?? 0
+        self.upstreamPauseStatus = governor.pauseStatus
+        self.upstreamRefusals = governor.refusals
     }
 
     /// The snapshot as a JSON object with snake_case keys, as the `stats` reply carries it.

@@ -1,5 +1,5 @@
 /// The one line `systemctl status` shows for pltrackd, e.g.
-/// `accepted 1204311 · delivered 1204290 · queued 21 · retrying 0 · dead-lettered 0 · 8/8 workers busy · upstream p99 84ms`.
+/// `accepted 1204311 · delivered 1204290 · queued 21 · retrying 0 · dead-lettered 0 · 61 on their way (limit 64 of 512) · upstream p99 84ms`.
 public enum StatusLine {
     public static func make(_ stats: StatsSnapshot) -> String {
         [
@@ -8,9 +8,19 @@ public enum StatusLine {
             "queued \(stats.queued)",
             "retrying \(stats.retrying)",
             "dead-lettered \(stats.deadLettered)",
-            "\(stats.inFlight)/\(stats.workers) workers busy",
+            "\(stats.upstreamSending) on their way (limit \(stats.upstreamLimit) of \(stats.upstreamMaxInFlight))",
             "upstream p99 \(Self.milliseconds(stats.upstreamLatencyP99Ms))",
-        ].joined(separator: " · ") + Self.spool(stats) + Self.circuit(stats)
+        ].joined(separator: " · ") + Self.spool(stats) + Self.circuit(stats) + Self.pause(stats)
+    }
+
+    /// ` · paused 12.0s (PromptLayer answered 429)` while PromptLayer's `Retry-After` holds
+    /// every worker; nothing otherwise.
+    private static func pause(_ stats: StatsSnapshot) -> String {
+        guard stats.upstreamPausedSeconds > 0 else {
+            return ""
+        }
+        let status = stats.upstreamPauseStatus.map { " (PromptLayer answered \($0))" } ?? ""
+        return " · paused \((stats.upstreamPausedSeconds * 10).rounded() / 10)s\(status)"
     }
 
     /// ` · PromptLayer unreachable, probing` while the circuit is not closed; nothing otherwise.
