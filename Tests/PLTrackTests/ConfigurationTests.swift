@@ -146,6 +146,14 @@ struct ConfigurationTests {
         #expect(live.current.maximumInFlight == 512)
     }
 
+    @Test func workersIsTheOldNameOfMaxInFlight() throws {
+        let byNewName = ConfigurationResolver(flags: ["max-in-flight": "64"], environment: [:], configPath: nil)
+        #expect(try byNewName.resolve().get().configuration.maximumInFlight == 64)
+        let byOldName = ConfigurationResolver(flags: [:], environment: [:], configPath: try Self.file("workers = 16\n"))
+        #expect(try byOldName.resolve().get().configuration.maximumInFlight == 16)
+        #expect(DaemonConfiguration(socketPath: "/unused").maximumInFlight == 512)
+    }
+
     @Test func checkConfigPrintsTheEffectiveConfigurationWithoutTheKey() async throws {
         let path = try Self.file("workers = 5\n")
         let keyFile = try Self.file("sk-very-secret\n")

@@ -22,11 +22,14 @@ from procs import Interference, Processes, machine_busy_percent, tree_cpu_second
 # (ingest, durable, deliver-*): one dropped run of each side, then three rounds, medians.
 SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
-             "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3},
+             "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3,
+             "distant": 20_000, "distant_syslog_ng_seconds": 6, "rate_limited": 10_000},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
-              "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1},
+              "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1,
+              "distant": 2_000, "distant_syslog_ng_seconds": 1, "rate_limited": 3_000},
 }
-ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "latency", "fairness", "backlog"]
+ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "distant", "rate-limited", "latency",
+        "fairness", "backlog"]
 
 
 def main():
@@ -82,6 +85,11 @@ def main():
                 results.append(rows.delivery_http(h, size, nginx))
             elif name == "deliver-tls":
                 results.append(rows.delivery_tls(h, size, nginx))
+            elif name == "distant":
+                for delay_ms in (10, 50, 200):
+                    results.append(rows.distant(h, size, delay_ms))
+            elif name == "rate-limited":
+                results.append(rows.rate_limited(h, size))
             elif name == "latency":
                 results.append(rows.latency(h, size, "50ms"))
                 results.append(rows.latency(h, size, "0ms", beside_syslog_ng=False))

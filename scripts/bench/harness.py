@@ -101,10 +101,14 @@ class Harness:
 
     # --- the sink -----------------------------------------------------------------------------
 
-    def start_sink(self, name, hang=False):
-        """The generator's HTTP sink on a free port; returns (process, port)."""
+    def start_sink(self, name, hang=False, delay_ms=0, rate_limit=None):
+        """The generator's HTTP sink on a free port; returns (process, port). `delay_ms` answers
+        each call that much later (a distant server); `rate_limit` answers at most that many a
+        second and refuses the rest with 429 and Retry-After: 1."""
         port_file = os.path.join(self.directory(name), "sink.port")
         argv = [self.bench_bin, "sink", "--port-file", port_file] + (["--hang"] if hang else [])
+        argv += ["--delay-ms", str(delay_ms)] if delay_ms else []
+        argv += ["--rate-limit", str(rate_limit)] if rate_limit else []
         proc = self.processes.start("sink-" + name, argv)
         port = wait_until(lambda: proc.check_alive() or int(open(port_file).read()), 30, "the sink")
         return proc, port

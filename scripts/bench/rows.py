@@ -253,6 +253,89 @@ def delivery_tls(h, size, nginx):
                      f"https://127.0.0.1:{nginx['https_port']}", nginx["ca"], size, nginx)
 
 
+def _governed_delivery(h, name, m_pltrackd, m_syslog_ng, size, delay_ms=0, rate_limit=None):
+    """pltrackd at its defaults and syslog-ng http() workers(8), each delivering to a fresh
+    sink that answers after `delay_ms` and refuses beyond `rate_limit` a second; paired runs."""
+
+    def run(side, messages, start, done):
+        sink, port = h.start_sink(f"{name}-sink-{side}", delay_ms=delay_ms, rate_limit=rate_limit)
+        proc, sock, framing, wait = start(f"http://127.0.0.1:{port}")
+        cost = RunCost(proc, [sink.cpu_seconds])
+        generator = h.generate_in_background("ingest", "--socket", sock, "--framing", framing, "--connections", 16,
+                                             "--messages", messages)
+        finished = wait(messages)
+        run = generator.result()
+        spent = cost.result(messages)
+        seconds = finished - run["started_at"]
+        served = h.sink_stats(port)
+        attempts = served["requests"] + served["refused"]
+        details = {"seconds": round(seconds, 3), "attempts": attempts,
+                   "attempts_per_s": round(attempts / seconds, 1), "refused": served["refused"],
+                   "connections": served["connections"], "peak_connections": served["peak_connections"]}
+        details.update(done(proc, sock))
+        result = figures(messages / seconds, "calls/s", proc, spent, **details)
+        h.processes.stop(proc)
+        h.processes.stop(sink)
+        return result
+
+    def pltrackd(upstream):
+        proc, sock = h.start_pltrackd(name, ["--api-key-file", h.key_file, "--upstream", upstream])
+        return proc, sock, "frame", lambda m: h.counter(sock, "delivered", m)["finished_at"]
+
+    def pltrackd_done(proc, sock):
+        stats = h.pltrackd_stats(sock)
+        assert stats["dead_lettered"] == 0, stats
+        return {"dead_lettered": stats["dead_lettered"], "limit_at_end": stats.get("upstream_limit"),
+                "upstream_latency_p99_ms": stats["upstream_latency_p99_ms"]}
+
+    def syslog_ng(upstream):
+        sng = h.start_syslog_ng(name, configs.syslog_ng_http(upstream + "/rest/track-prompt"))
+        return sng.proc, sng.source, "syslog", lambda m: sng.wait_for("dst.*.written", m)
+
+    return paired(size, {
+        "pltrackd": lambda: run("pltrackd", m_pltrackd, pltrackd, pltrackd_done),
+        "syslog_ng": lambda: run("syslog-ng", m_syslog_ng, syslog_ng, lambda proc, sock: {}),
+    })
+
+
+def distant(h, size, delay_ms):
+    """Delivery through an upstream that answers each call after `delay_ms`, as PromptLayer
+    does from across the internet. pltrackd at its defaults: the governor's limit starts at 8
+    and grows while latency holds, up to --max-in-flight (512). syslog-ng http() workers(8),
+    one call per POST: at most 8 / delay calls a second, so it is given fewer calls, enough
+    for a run of a few seconds."""
+    m = size["distant"]
+    m_syslog_ng = max(50, int(8 * 1000 / delay_ms * size["distant_syslog_ng_seconds"]))
+    sides = _governed_delivery(h, f"distant-{delay_ms}ms", m, m_syslog_ng, size, delay_ms=delay_ms)
+    return {
+        "row": f"distant-{delay_ms}ms", "title": f"delivered through an upstream {delay_ms} ms away, defaults",
+        "messages": m, "pltrackd": sides["pltrackd"], "syslog_ng": sides["syslog_ng"],
+        "compared": f"fire-and-forget, 16 connections, one call per POST to the bench sink answering after "
+                    f"{delay_ms} ms; pltrackd at its defaults ({m:,} calls), syslog-ng http() workers(8) "
+                    f"batch-lines(1) ({m_syslog_ng:,} calls, about {size['distant_syslog_ng_seconds']} s of its "
+                    "rate); calls/s from the first call sent until the delivered or written counter reaches "
+                    "the count. Attempts and connections as the sink saw them.",
+    }
+
+
+def rate_limited(h, size, limit=1_000):
+    """Delivery through an upstream that answers at most `limit` calls a second and refuses the
+    rest with 429 and Retry-After: 1."""
+    m = size["rate_limited"]
+    sides = _governed_delivery(h, "rate-limited", m, m, size, rate_limit=limit)
+    for side in sides.values():
+        side["details"]["attempts_over_limit"] = round(side["details"]["attempts_per_s"] / limit, 2)
+    return {
+        "row": "rate-limited", "title": f"delivered through an upstream limited to {limit:,} calls/s (429 beyond)",
+        "messages": m, "pltrackd": sides["pltrackd"], "syslog_ng": sides["syslog_ng"],
+        "compared": f"{m:,} calls fire-and-forget on 16 connections to the bench sink, which answers at most "
+                    f"{limit:,} a second (per second of its clock) and 429 with Retry-After: 1 beyond; pltrackd at "
+                    "its defaults, syslog-ng http() workers(8) batch-lines(1) with time-reopen(1) (it retries "
+                    "a 429 after that). attempts_over_limit: attempts per second over the limit, averaged over "
+                    "the run.",
+    }
+
+
 def _latency_run(h, name, start_daemon, framing, seconds, rate=10_000):
     sink, port = h.start_sink(name)
     proc, sock, wait_all = start_daemon(f"http://127.0.0.1:{port}")

@@ -7,6 +7,11 @@ final class LatencyRecord: Sendable {
     /// The figures `GET /bench/stats` answers with.
     struct Report: Encodable {
         var requests: Int
+        /// Requests answered 429 by the rate limit.
+        var refused: Int
+        /// Connections accepted since the start, and the most open at once.
+        var connections: Int
+        var peakConnections: Int
         var timestamped: Int
         var p50Ms: Double
         var p99Ms: Double
@@ -17,6 +22,10 @@ final class LatencyRecord: Sendable {
 
     private struct State {
         var requests = 0
+        var refused = 0
+        var connections = 0
+        var openConnections = 0
+        var peakConnections = 0
         /// Microseconds from the generator's write to the sink's read of the whole request; up to
         /// 10 minutes, at 3 significant digits.
         var latency = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
@@ -34,9 +43,32 @@ final class LatencyRecord: Sendable {
         }
     }
 
+    /// Counts a request refused by the rate limit.
+    func refused() {
+        self.state.withLockedValue { $0.refused += 1 }
+    }
+
+    /// A connection opened (`true`) or closed.
+    func connection(opened: Bool) {
+        self.state.withLockedValue { state in
+            if opened {
+                state.connections += 1
+                state.openConnections += 1
+                state.peakConnections = max(state.peakConnections, state.openConnections)
+            } else {
+                state.openConnections -= 1
+            }
+        }
+    }
+
     /// Forgets everything recorded so far.
     func reset() {
-        self.state.withLockedValue { $0 = State() }
+        self.state.withLockedValue { state in
+            let open = state.openConnections
+            state = State()
+            state.openConnections = open
+            state.peakConnections = open
+        }
     }
 
     var report: Report {
@@ -45,6 +77,9 @@ final class LatencyRecord: Sendable {
             let empty = state.latency.totalCount == 0
             return Report(
                 requests: state.requests,
+                refused: state.refused,
+                connections: state.connections,
+                peakConnections: state.peakConnections,
                 timestamped: Int(state.latency.totalCount),
                 p50Ms: empty ? 0 : milliseconds(state.latency.valueAtPercentile(50)),
                 p99Ms: empty ? 0 : milliseconds(state.latency.valueAtPercentile(99)),

@@ -2,9 +2,9 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// Answers one HTTP/1.1 connection: `POST /rest/…` with `200 {"success":true}` (or never,
-/// when the sink stands for an upstream that hangs), `GET /bench/stats` with the figures,
-/// `POST /bench/reset` by forgetting them.
+/// Answers one HTTP/1.1 connection: `POST /rest/…` with `200 {"success":true}` after `delay`
+/// (or never, when the sink stands for an upstream that hangs; or 429 beyond its rate limit),
+/// `GET /bench/stats` with the figures, `POST /bench/reset` by forgetting them.
 final class SinkHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -14,13 +14,30 @@ final class SinkHandler: ChannelInboundHandler {
 
     private let record: LatencyRecord
     private let answers: Bool
+    private let delay: TimeAmount
+    private let rateLimit: RateLimit?
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
 
-    /// - Parameter answers: `false` holds every tracking request open without an answer.
-    init(record: LatencyRecord, answers: Bool) {
+    /// - Parameters:
+    ///   - answers: `false` holds every tracking request open without an answer.
+    ///   - delay: how long each tracking request waits for its answer (a distant server).
+    ///   - rateLimit: refuses with 429 what is beyond it.
+    init(record: LatencyRecord, answers: Bool, delay: TimeAmount = .zero, rateLimit: RateLimit? = nil) {
         self.record = record
         self.answers = answers
+        self.delay = delay
+        self.rateLimit = rateLimit
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.record.connection(opened: true)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.record.connection(opened: false)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -44,9 +61,33 @@ final class SinkHandler: ChannelInboundHandler {
         case (.POST, let uri) where uri.hasPrefix("/rest/"):
             let received = Clocks.monotonicNanoseconds()
             let sent = self.body.offset(after: Self.sentMarker).flatMap { self.body.decimal(at: $0) }
-            self.record.record(sentNanoseconds: sent, receivedNanoseconds: received)
-            if self.answers {
-                self.respond(.ok, Self.success, keepAlive: head.isKeepAlive, context: context)
+            guard self.answers else {
+                self.record.record(sentNanoseconds: sent, receivedNanoseconds: received)
+                return
+            }
+            let admitted = self.rateLimit?.admit(atNanoseconds: received) ?? true
+            if admitted {
+                self.record.record(sentNanoseconds: sent, receivedNanoseconds: received)
+            } else {
+                self.record.refused()
+            }
+            let keepAlive = head.isKeepAlive
+            let answer = { (context: ChannelHandlerContext) in
+                if admitted {
+                    self.respond(.ok, Self.success, keepAlive: keepAlive, context: context)
+                } else {
+                    self.respond(
+                        .tooManyRequests, ByteBuffer(string: #"{"success":false}"#), keepAlive: keepAlive,
+                        retryAfter: "1", context: context)
+                }
+            }
+            if self.delay > .zero {
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: self.delay) {
+                    answer(loopBound.value.1)
+                }
+            } else {
+                answer(context)
             }
         case (.GET, "/bench/stats"):
             let json = (try? JSONEncoder.snakeCase.encode(self.record.report)) ?? Data("{}".utf8)
@@ -60,12 +101,16 @@ final class SinkHandler: ChannelInboundHandler {
     }
 
     private func respond(
-        _ status: HTTPResponseStatus, _ body: ByteBuffer, keepAlive: Bool, context: ChannelHandlerContext
+        _ status: HTTPResponseStatus, _ body: ByteBuffer, keepAlive: Bool, retryAfter: String? = nil,
+        context: ChannelHandlerContext
     ) {
         var headers: HTTPHeaders = [
             "Content-Type": "application/json",
             "Content-Length": String(body.readableBytes),
         ]
+        if let retryAfter {
+            headers.add(name: "Retry-After", value: retryAfter)
+        }
         if !keepAlive {
             headers.add(name: "Connection", value: "close")
         }
