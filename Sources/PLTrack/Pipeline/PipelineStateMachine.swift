@@ -12,21 +12,6 @@ import NIOCore
 /// of them: the rest are a backlog the driver reads back from the spool when there is room
 /// (``backlogWanted``). Calls for one request go upstream one at a time (``RequestOrder``).
 struct PipelineStateMachine {
-    enum Phase {
-        case running
-        /// Stopping: new calls are refused, the rest is still delivered.
-        case draining
-        /// Stopped: workers end, whatever is held stays undelivered.
-        case stopped
-    }
-
-    private struct FlushWaiter {
-        /// The last sequence number accepted before the flush.
-        var upTo: UInt64
-        /// Calls accepted up to then that have no final outcome yet.
-        var outstanding: Int
-    }
-
     /// The most calls held at once; at this point ingest stops reading.
     private(set) var capacity: Int
     /// Calls due within this much of a timer are released with it, so timers fire per batch.
