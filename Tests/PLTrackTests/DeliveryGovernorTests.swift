@@ -118,6 +118,16 @@ struct DeliveryGovernorTests {
         #expect(governor.check(worker: 0, now: self.start) == .send(nil))
     }
 
+    @Test func aTimeoutCutsTheLimitAndCountsTowardTheCircuitButARefusedConnectionOnlyCounts() {
+        var governor = self.governor(initial: 8)
+        let tickets = self.begin(&governor, 0..<2, at: self.start)
+        _ = governor.finished(tickets[0], .unreachable, now: self.start)
+        #expect(governor.limit.current == 8)
+        _ = governor.finished(tickets[1], .timedOut, now: self.start)
+        #expect(governor.limit.current == 4)
+        #expect(governor.circuit.state == .closed(failures: 2))
+    }
+
     @Test func aShorterRetryAfterDoesNotEndALongerPause() {
         var governor = self.governor(initial: 4)
         let tickets = self.begin(&governor, 0..<2, at: self.start)

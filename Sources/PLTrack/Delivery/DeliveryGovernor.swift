@@ -6,10 +6,10 @@ import NIOCore
 ///
 /// It decides three things:
 /// - **how many requests are on their way**: a ``ConcurrencyLimit`` that grows while latency
-///   holds and shrinks when it rises or PromptLayer answers 429 or 503. Worker `n` may send
-///   only while `n` is below the limit, so the limit also bounds the connections in use. An
-///   attempt without an answer does not change it: that is the circuit's business, and a
-///   limit cut to 1 by an outage would take long to grow back;
+///   holds and shrinks when it rises, when PromptLayer answers 429 or 503, or when a request
+///   times out. Worker `n` may send only while `n` is below the limit, so the limit also
+///   bounds the connections in use. A refused or reset connection does not change it: that is
+///   the circuit's business, and a limit cut to 1 by an outage would take long to grow back;
 /// - **when to pause**: a 429 or 503 with `Retry-After` (seconds or an HTTP date) pauses every
 ///   worker until then, capped by `--retry-cap`; the limit was cut by the refusal, so sending
 ///   resumes below the rate that was refused;
@@ -44,8 +44,11 @@ struct DeliveryGovernor {
         case answered
         /// 429 or 503: PromptLayer asks to slow down, for `retryAfter` if it said.
         case refused(status: Int, retryAfter: Duration?)
-        /// No HTTP answer: refused, reset or timed out.
+        /// No HTTP answer: refused or reset.
         case unreachable
+        /// No HTTP answer within the request timeout: unreachable to the circuit, and a sign
+        /// of overload to the limit.
+        case timedOut
     }
 
     enum Action: Equatable {
@@ -159,7 +162,10 @@ struct DeliveryGovernor {
                     actions.append(.paused(until: until, status: status))
                 }
             }
-        case .unreachable:
+        case .unreachable, .timedOut:
+            if outcome == .timedOut {
+                self.limit.backPressure(now: now)
+            }
             switch self.circuit.failed(generation: ticket.generation, now: now) {
             case .opened: actions.append(.circuitOpened)
             case .probeFailed, .closed, nil: break

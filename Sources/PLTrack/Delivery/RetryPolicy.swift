@@ -26,7 +26,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// 2xx is delivered; 408, 429, 5xx and transport failures are retried; any other status is final.
     public func classify(_ response: UpstreamResponse) -> Verdict {
         switch response {
-        case .failed:
+        case .failed, .timedOut:
             return .retry(notBefore: nil)
         case .answered(let status, let retryAfter, let body):
             switch status {

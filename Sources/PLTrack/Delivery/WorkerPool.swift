@@ -134,6 +134,10 @@ public struct WorkerPool: Sendable {
             self.stats.upstreamAttempted(reachedServer: false)
             self.logger.debug("upstream unreachable", metadata: ["reason": "\(reason)"])
             outcome = .unreachable
+        case .timedOut(let reason):
+            self.stats.upstreamAttempted(reachedServer: false)
+            self.logger.debug("upstream request timed out", metadata: ["reason": "\(reason)"])
+            outcome = .timedOut
         case .answered(let status, let retryAfter, _):
             self.stats.upstreamAttempted(reachedServer: true)
             self.stats.recordLatency(latency)
@@ -156,7 +160,10 @@ public struct WorkerPool: Sendable {
                 break
             }
         }
-        return outcome != .unreachable || self.gate.isCircuitClosed
+        switch outcome {
+        case .answered, .refused: return true
+        case .unreachable, .timedOut: return self.gate.isCircuitClosed
+        }
     }
 
     /// Writes `envelope` to the dead letters with `reason` (`rejected` for a final refusal,
@@ -185,7 +192,7 @@ public struct WorkerPool: Sendable {
     private static func statusAndBody(of response: UpstreamResponse) -> (Int, String) {
         switch response {
         case .answered(let status, _, let body): (status, body)
-        case .failed(let reason): (0, reason)
+        case .failed(let reason), .timedOut(let reason): (0, reason)
         }
     }
 }

@@ -99,6 +99,8 @@ public final class HTTPUpstream: Upstream {
                 retryAfter: response.retryAfter.flatMap(Self.parseRetryAfter),
                 body: String(buffer: response.body)
             )
+        } catch let failure as UpstreamConnection.Failure where failure.isTimeout {
+            return .timedOut(reason: failure.description)
         } catch {
             return .failed(reason: String(describing: error))
         }

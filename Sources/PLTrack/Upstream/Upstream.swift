@@ -20,6 +20,8 @@ public protocol Upstream: Sendable {
 public enum UpstreamResponse: Sendable, Equatable {
     /// An HTTP answer: its status, the `Retry-After` it asked for, and its body (truncated).
     case answered(status: Int, retryAfter: Duration?, body: String)
-    /// No HTTP answer: the connection failed or the request timed out.
+    /// No HTTP answer: the connection failed or was closed.
     case failed(reason: String)
+    /// No HTTP answer within the request timeout: PromptLayer may be overloaded.
+    case timedOut(reason: String)
 }

@@ -26,6 +26,8 @@ final class UpstreamConnection: Sendable {
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
+        /// The request was written and no answer came within the request timeout.
+        var isTimeout = false
     }
 
     private struct Open: Sendable {
@@ -86,7 +88,9 @@ final class UpstreamConnection: Sendable {
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let timeout = self.eventLoop.scheduleTask(in: self.target.requestTimeout) {
             promise.fail(
-                Failure(description: "no response within \(self.target.requestTimeout.nanoseconds / 1_000_000) ms"))
+                Failure(
+                    description: "no response within \(self.target.requestTimeout.nanoseconds / 1_000_000) ms",
+                    isTimeout: true))
             channel.close(promise: nil)
         }
         return promise.futureResult.always { result in
