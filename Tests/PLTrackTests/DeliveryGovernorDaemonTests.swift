@@ -107,4 +107,31 @@ struct DeliveryGovernorDaemonTests {
         #expect(daemon.daemon.statsSnapshot().upstreamRefusals == 1)
         try await daemon.stop()
     }
+
+    @Test func aCallThatWaitedOutAPausePastItsMaximumAgeIsDeadLetteredWithoutBeingSent() async throws {
+        let upstream = try await FakeUpstream { _, _ in .init(status: 429, retryAfter: "2") }
+        defer { upstream.close() }
+        let daemon = try await DaemonHarness(upstream: upstream) {
+            $0.maximumInFlight = 1
+            $0.maximumAge = .milliseconds(500)
+            $0.retryPolicy = RetryPolicy(base: .milliseconds(5), cap: .seconds(30))
+            $0.coalescingWindow = .zero
+        }
+        defer { daemon.tearDown() }
+        try await TestClient.connect(to: daemon.socketPath) { client async throws in
+            for requestID in 1...3 {
+                try await client.send(Self.prompt(requestID))
+            }
+            #expect(try await client.flush(timeoutMilliseconds: 60_000)?["ok"] == .bool(true))
+        }
+        // The first call was refused with a 2 s pause; when it ended, all three were older than
+        // --max-age, and none was sent again.
+        #expect(upstream.requests.count == 1)
+        let letters = try daemon.jsonLines(daemon.daemon.configuration.deadLetterPath)
+        #expect(letters.count == 3)
+        #expect(letters.allSatisfy { $0["reason"]?.string == "expired" }, "\(letters)")
+        let stats = daemon.daemon.statsSnapshot()
+        #expect(stats.deadLettered == 3 && stats.ledgerBalances)
+        try await daemon.stop()
+    }
 }

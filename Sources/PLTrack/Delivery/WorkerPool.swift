@@ -71,6 +71,16 @@ public struct WorkerPool: Sendable {
             guard let envelope = await self.pipeline.nextEnvelope(for: worker, isolation: isolation) else {
                 return
             }
+            // --max-age is checked whenever a call is due, not only after an attempt: a call
+            // that waited out a pause or an outage past it is not sent any more.
+            let maximumAge = self.live.read { $0.maximumAge }
+            guard NIODeadline.now() - envelope.acceptedAt < TimeAmount(maximumAge) else {
+                let last = envelope.lastFailure
+                self.deadLetter(
+                    envelope, status: last?.status ?? 0,
+                    response: last?.response ?? "not sent again: older than --max-age", reason: "expired")
+                continue
+            }
             guard let ticket = self.gate.begin(worker) else {
                 // Sending stopped being allowed while this worker waited for the call (a pause,
                 // the circuit opened, a lower limit): the call goes back, untried.
@@ -118,6 +128,8 @@ public struct WorkerPool: Sendable {
             // It may wait long after the calls read with it are gone: it lets go of their buffer.
             var waiting = envelope
             waiting.message.body = envelope.message.body.compacted()
+            let (status, body) = Self.statusAndBody(of: response)
+            waiting.lastFailure = Envelope.LastFailure(status: status, response: body)
             self.pipeline.attemptFinished(waiting, .retry(at: .now() + TimeAmount(delay)))
         case .deadLetter(let status, let body):
             self.deadLetter(envelope, status: status, response: body, reason: "rejected")

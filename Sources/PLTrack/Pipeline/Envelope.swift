@@ -13,6 +13,25 @@ public struct Envelope: Sendable, Equatable {
     /// Earlier calls merged into this one (metadata): their spool records are resolved with
     /// this call's outcome, since their values travel in it.
     public var absorbed: [UInt64] = []
+    /// The last answer to a call being retried, for its dead letter if it expires while it
+    /// waits; `nil` until an attempt failed (a reference, so a call that never failed pays
+    /// one word for it).
+    public var lastFailure: LastFailure?
+
+    /// The status (0 for no answer) and body of a failed attempt.
+    public final class LastFailure: Sendable, Equatable {
+        public let status: Int
+        public let response: String
+
+        init(status: Int, response: String) {
+            self.status = status
+            self.response = response
+        }
+
+        public static func == (lhs: LastFailure, rhs: LastFailure) -> Bool {
+            lhs.status == rhs.status && lhs.response == rhs.response
+        }
+    }
 
     public init(message: TrackMessage, sequence: UInt64, acceptedAt: NIODeadline, attempts: Int = 0) {
         self.message = message
