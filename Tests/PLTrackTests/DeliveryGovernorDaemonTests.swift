@@ -113,7 +113,7 @@ struct DeliveryGovernorDaemonTests {
         defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream) {
             $0.maximumInFlight = 1
-            $0.maximumAge = .milliseconds(500)
+            $0.maximumAge = .seconds(3600)
             $0.retryPolicy = RetryPolicy(base: .milliseconds(5), cap: .seconds(30))
             $0.coalescingWindow = .zero
         }
@@ -122,10 +122,15 @@ struct DeliveryGovernorDaemonTests {
             for requestID in 1...3 {
                 try await client.send(Self.prompt(requestID))
             }
+            // Once the first call is refused, --max-age is cut (as a reload would) while the
+            // pause holds every worker, however slow the machine.
+            try await waitUntil("PromptLayer to refuse the first call") { !upstream.requests.isEmpty }
+            var shorter = daemon.daemon.live.current
+            shorter.maximumAge = .milliseconds(1)
+            _ = daemon.daemon.live.reload(from: shorter)
             #expect(try await client.flush(timeoutMilliseconds: 60_000)?["ok"] == .bool(true))
         }
-        // The first call was refused with a 2 s pause; when it ended, all three were older than
-        // --max-age, and none was sent again.
+        // When the pause ended, all three were older than --max-age: none was sent again.
         #expect(upstream.requests.count == 1)
         let letters = try daemon.jsonLines(daemon.daemon.configuration.deadLetterPath)
         #expect(letters.count == 3)

@@ -194,10 +194,16 @@ struct DeliveryTests {
     @Test func aCallRetriedPastItsMaximumAgeIsDeadLetteredAsExpired() async throws {
         let upstream = try await FakeUpstream { _, _ in .init(status: 503, body: "down for maintenance") }
         defer { upstream.close() }
-        let daemon = try await DaemonHarness(upstream: upstream) { $0.maximumAge = .milliseconds(200) }
+        let daemon = try await DaemonHarness(upstream: upstream) { $0.maximumAge = .seconds(3600) }
         defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             try await client.send(Self.prompt(5))
+            // Refused at least once, however slow the machine; then --max-age is cut (as a
+            // reload would), so the call expires at its next attempt or when it is next due.
+            try await waitUntil("PromptLayer to refuse the call once") { !upstream.requests.isEmpty }
+            var shorter = daemon.daemon.live.current
+            shorter.maximumAge = .milliseconds(1)
+            _ = daemon.daemon.live.reload(from: shorter)
             #expect(try await client.flush()?["ok"] == .bool(true))
             let stats = try await client.stats()
             #expect(stats?["dead_lettered"]?.integer == 1)
