@@ -15,9 +15,7 @@ import NIOCore
 /// The limit stays between 1 and ``ceiling``. Time is passed in.
 struct ConcurrencyLimit: Equatable {
     /// The largest limit: `--max-in-flight`.
-    var ceiling: Int {
-        didSet { self.value = min(self.value, Double(self.ceiling)) }
-    }
+    let ceiling: Int
     private(set) var value: Double
     /// Until the first decrease the limit doubles per window instead of growing by one.
     private(set) var slowStart = true

@@ -78,10 +78,14 @@ public final class DeliveryGate: Sendable {
     }
 
     /// The attempt of `ticket` ended with `outcome`; wakes the workers the governor names and
-    /// returns the other actions, for the caller to log.
-    func finished(_ ticket: DeliveryGovernor.Ticket, _ outcome: DeliveryGovernor.Outcome) -> [DeliveryGovernor.Action] {
+    /// returns the other actions, for the caller to log. `pauseCap` is `--retry-cap` as it is
+    /// now (it is reloadable).
+    func finished(
+        _ ticket: DeliveryGovernor.Ticket, _ outcome: DeliveryGovernor.Outcome, pauseCap: Duration
+    ) -> [DeliveryGovernor.Action] {
         var woken: [CheckedContinuation<Void, Never>] = []
         let actions = self.state.withLockedValue { state in
+            state.governor.pauseCap = pauseCap
             let actions = state.governor.finished(ticket, outcome, now: .now())
             for case .wake(let workers) in actions {
                 for worker in workers {
@@ -105,16 +109,6 @@ public final class DeliveryGate: Sendable {
     /// Whether PromptLayer is taken to be reachable (the circuit is closed).
     var isCircuitClosed: Bool {
         self.state.withLockedValue { $0.governor.circuit.isClosed }
-    }
-
-    /// The ceiling changed on reload.
-    func setMaximumInFlight(_ maximum: Int) {
-        self.state.withLockedValue { $0.governor.setMaximumInFlight(maximum) }
-    }
-
-    /// The pause cap changed on reload (`--retry-cap`).
-    func setPauseCap(_ cap: Duration) {
-        self.state.withLockedValue { $0.governor.pauseCap = cap }
     }
 
     /// What stats and `STATUS=` show of the governor.

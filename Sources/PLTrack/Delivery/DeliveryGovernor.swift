@@ -189,9 +189,4 @@ struct DeliveryGovernor {
             self.probeCandidate = nil
         }
     }
-
-    /// The ceiling changed on reload.
-    mutating func setMaximumInFlight(_ maximum: Int) {
-        self.limit.ceiling = max(1, maximum)
-    }
 }

@@ -155,7 +155,7 @@ public struct WorkerPool: Sendable {
             self.stats.recordLatency(latency)
             outcome = status == 429 || status == 503 ? .refused(status: status, retryAfter: retryAfter) : .answered
         }
-        for action in self.gate.finished(ticket, outcome) {
+        for action in self.gate.finished(ticket, outcome, pauseCap: self.live.read { $0.retryPolicy.cap }) {
             switch action {
             case .circuitOpened:
                 self.logger.warning("PromptLayer is unreachable; probing it, one request at a time, until it answers")
