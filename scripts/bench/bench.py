@@ -23,13 +23,15 @@ from procs import Interference, Processes, machine_busy_percent, tree_cpu_second
 SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
              "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3,
-             "distant": 20_000, "distant_syslog_ng_seconds": 6, "rate_limited": 10_000},
+             "distant": 20_000, "distant_syslog_ng_seconds": 6, "rate_limited": 10_000, "outage": 20_000,
+             "outage_seconds": 20},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
               "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1,
-              "distant": 2_000, "distant_syslog_ng_seconds": 1, "rate_limited": 3_000},
+              "distant": 2_000, "distant_syslog_ng_seconds": 1, "rate_limited": 3_000, "outage": 2_000,
+              "outage_seconds": 3},
 }
-ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "distant", "rate-limited", "latency",
-        "fairness", "backlog"]
+ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "distant", "rate-limited", "outage",
+        "latency", "fairness", "backlog"]
 
 
 def main():
@@ -90,6 +92,8 @@ def main():
                     results.append(rows.distant(h, size, delay_ms))
             elif name == "rate-limited":
                 results.append(rows.rate_limited(h, size))
+            elif name == "outage":
+                results.append(rows.outage(h, size))
             elif name == "latency":
                 results.append(rows.latency(h, size, "50ms"))
                 results.append(rows.latency(h, size, "0ms", beside_syslog_ng=False))

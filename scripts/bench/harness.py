@@ -50,15 +50,17 @@ class Harness:
 
     # --- pltrackd ---------------------------------------------------------------------------
 
-    def start_pltrackd(self, name, arguments):
-        """pltrackd in its own directory, with no configuration file and a clean environment;
-        returns (process, socket path) once it answers stats."""
+    def start_pltrackd(self, name, arguments, environment=None):
+        """pltrackd in its own directory, with no configuration file and a clean environment
+        (plus `environment`); returns (process, socket path) once it answers stats."""
         directory = self.directory(name)
         sock = os.path.join(directory, "pltrackd.sock")
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("PLTRACKD_") and k not in
                ("PROMPTLAYER_API_KEY", "PROMPTLAYER_BASE_URL", "STATE_DIRECTORY", "CREDENTIALS_DIRECTORY",
-                "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC")}
+                "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM", "WATCHDOG_USEC",
+                "WATCHDOG_PID")}
+        env.update(environment or {})
         argv = [self.pltrackd_bin, "run", "--config", self.empty_config, "--socket", sock,
                 "--outbox", os.path.join(directory, "outbox.jsonl"),
                 "--dead-letter", os.path.join(directory, "dead-letters.jsonl"),
@@ -101,7 +103,7 @@ class Harness:
 
     # --- the sink -----------------------------------------------------------------------------
 
-    def start_sink(self, name, hang=False, delay_ms=0, rate_limit=None):
+    def start_sink(self, name, hang=False, delay_ms=0, rate_limit=None, port=None):
         """The generator's HTTP sink on a free port; returns (process, port). `delay_ms` answers
         each call that much later (a distant server); `rate_limit` answers at most that many a
         second and refuses the rest with 429 and Retry-After: 1."""
@@ -109,6 +111,7 @@ class Harness:
         argv = [self.bench_bin, "sink", "--port-file", port_file] + (["--hang"] if hang else [])
         argv += ["--delay-ms", str(delay_ms)] if delay_ms else []
         argv += ["--rate-limit", str(rate_limit)] if rate_limit else []
+        argv += ["--port", str(port)] if port else []
         proc = self.processes.start("sink-" + name, argv)
         port = wait_until(lambda: proc.check_alive() or int(open(port_file).read()), 30, "the sink")
         return proc, port

@@ -24,6 +24,10 @@ def _figure(side):
         during, alone = side["details"]["during_flood_ms"], side["details"]["alone_ms"]
         return (f"p50 {during['p50_ms']:.2f} / p99 {during['p99_ms']:.2f} / max {during['max_ms']:.2f} ms "
                 f"(alone: p50 {alone['p50_ms']:.2f} / p99 {alone['p99_ms']:.2f} ms)")
+    if "longest_watchdog_gap_s" in side.get("details", {}):
+        d = side["details"]
+        return (f"drained {side['value']:.2f} s after it was back; {d['attempts_per_s_while_down']:.1f} attempts/s "
+                f"while down; longest gap between WATCHDOG=1 {d['longest_watchdog_gap_s']:.2f} s")
     if "p50_ms" in side:
         return f"p50 {side['p50_ms']:.1f} / p99 {side['p99_ms']:.1f} / p99.9 {side['p999_ms']:.1f} ms"
     if "idle_rss_mib" in side:

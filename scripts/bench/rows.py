@@ -1,6 +1,8 @@
 """The rows of the benchmark. Each starts fresh daemons (so peak RSS is the row's own), runs one
 workload against pltrackd and the same against syslog-ng, and returns its figures."""
 
+import socket
+import threading
 import time
 
 import configs
@@ -333,6 +335,90 @@ def rate_limited(h, size, limit=1_000):
                     "its defaults, syslog-ng http() workers(8) batch-lines(1) with time-reopen(1) (it retries "
                     "a 429 after that). attempts_over_limit: attempts per second over the limit, averaged over "
                     "the run.",
+    }
+
+
+class NotifyListener:
+    """A NOTIFY_SOCKET for pltrackd, as systemd's: a datagram socket, read on a thread, keeping
+    when each WATCHDOG=1 came."""
+
+    def __init__(self, path):
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(path)
+        self.socket.settimeout(0.2)
+        self.path = path
+        self.keepalives = []
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while self.running:
+            try:
+                message = self.socket.recv(65536).decode(errors="replace")
+            except (socket.timeout, OSError):
+                continue
+            if "WATCHDOG=1" in message.split("\n"):
+                self.keepalives.append(time.monotonic())
+
+    def longest_gap(self, start, end):
+        """The longest time without a WATCHDOG=1 between `start` and `end` (monotonic)."""
+        times = [start] + [t for t in self.keepalives if start <= t <= end] + [end]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.socket.close()
+
+
+def outage(h, size, watchdog_seconds=2):
+    """PromptLayer unreachable (connections refused) while calls are held, under a watchdog of
+    `watchdog_seconds`, then back: the issue's outage target. pltrackd only: syslog-ng has no
+    watchdog to feed, and its http() retries each worker on its own every time-reopen()."""
+    m, down = size["outage"], size["outage_seconds"]
+    port = free_port()
+    notify = NotifyListener(h.directory("outage-notify") + "/notify.sock")
+    try:
+        proc, sock = h.start_pltrackd(
+            "outage", ["--api-key-file", h.key_file, "--upstream", f"http://127.0.0.1:{port}"],
+            environment={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": str(watchdog_seconds * 1_000_000)})
+        cost = RunCost(proc)
+        h.generate("ingest", "--socket", sock, "--connections", 16, "--messages", m)
+        accepted_at = time.monotonic()
+        failures_before = h.pltrackd_stats(sock)["upstream_failures"]
+        time.sleep(down)
+        stats = h.pltrackd_stats(sock)
+        attempts_while_down = stats["upstream_failures"] - failures_before
+        held_while_down = stats["held"]
+        sink, _ = h.start_sink("outage-sink", port=port)
+        up_at = time.monotonic()
+        delivered = h.counter(sock, "delivered", m)
+        drained_at = time.monotonic()
+        spent = cost.result(m)
+        longest_gap = notify.longest_gap(accepted_at, drained_at)
+        result = figures(
+            drained_at - up_at, "s to drain after the upstream is back", proc, spent,
+            held_while_down=held_while_down, down_seconds=down,
+            attempts_per_s_while_down=round(attempts_while_down / down, 1),
+            watchdog_keepalives=len(notify.keepalives),
+            longest_watchdog_gap_s=round(longest_gap, 2), watchdog_usec=watchdog_seconds * 1_000_000,
+            delivered=delivered["value"])
+        result["value"] = round(drained_at - up_at, 2)
+        h.processes.stop(proc)
+        h.processes.stop(sink)
+    finally:
+        notify.close()
+    return {
+        "row": "outage", "title": f"{down} s of outage with {m:,} calls held, WatchdogSec={watchdog_seconds}s",
+        "messages": m, "pltrackd": result, "syslog_ng": None,
+        "compared": f"pltrackd only, at its defaults, with WATCHDOG_USEC={watchdog_seconds} s and a NOTIFY_SOCKET this "
+                    f"driver reads: {m:,} calls fire-and-forget while the upstream port refuses connections, "
+                    f"{down} s down, then the bench sink listens there. Attempts per second while down (upstream "
+                    "failures), the longest gap between WATCHDOG=1 from the last call accepted until all were "
+                    "delivered (systemd restarts the service at WATCHDOG_USEC), and the seconds from the sink's "
+                    "start until every call was delivered. The issue's bounds: WATCHDOG=1 never withheld, at "
+                    "most 10 attempts a second while down, drained within 10 s.",
     }
 
 
