@@ -64,6 +64,10 @@ struct StatsTable {
                 "spool",
                 "\(spool.records) undelivered in \(spool.bytes) bytes\(oldest); fsync \(spool.fsync), \(spool.fsyncs) so far"
             ),
+            (
+                "compacted",
+                "\(spool.compactions) segments, \(spool.compactedCalls) pending calls copied forward"
+            ),
             ("backlog", "\(stats.backlog) on disk waiting for room in memory; spool full \(stats.spoolFull) times"),
             (
                 "at start",

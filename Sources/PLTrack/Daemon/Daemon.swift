@@ -203,6 +203,8 @@ public final class Daemon: Service, Sendable {
                     ("pltrackd_spool_recovered_in_flight", "gauge", Double(spool.recoveredInFlight)),
                     ("pltrackd_spool_damaged_segments", "gauge", Double(spool.damagedSegments)),
                     ("pltrackd_spool_fsyncs_total", "counter", Double(spool.fsyncs)),
+                    ("pltrackd_spool_compactions_total", "counter", Double(spool.compactions)),
+                    ("pltrackd_spool_compacted_calls_total", "counter", Double(spool.compactedCalls)),
                 ]
             } ?? []
         return self.stats.registry.prometheusText(

@@ -5,7 +5,9 @@ import NIOCore
 /// memory queue was full or they were replayed after a restart.
 ///
 /// The backlog is every accepted record from the read position on, in file order, except
-/// the ones a replay found resolved. The position moves forward only, across segments; a
+/// the ones a replay found resolved. A relocated record (a copy compaction wrote forward) is
+/// part of it only as a replayed message not read yet: in the run that wrote it, the pipeline
+/// had the message already. The position moves forward only, across segments; a
 /// segment that ends in damage is left at the damage (replay already reported it).
 ///
 /// Not thread-safe: ``SpoolJournal`` drives it under its lock, the same lock its writes take,
@@ -39,6 +41,9 @@ final class BacklogReader {
         }
     }
 
+    /// The segment the reader is in: it has read every backlog call in the segments before it.
+    var segmentIndex: UInt64 { self.segment }
+
     /// Moves to where the writer is about to append: the backlog starts there.
     func reposition(segment: UInt64, offset: Int) {
         self.closeSegment()
@@ -55,8 +60,13 @@ final class BacklogReader {
             switch SpoolRecord.read(from: &self.buffered) {
             case .record(let record):
                 self.offset += self.buffered.readerIndex - before
-                if case .accepted(let message) = record, self.isBacklog(message.sequence) {
+                switch record {
+                case .accepted(let message) where self.isBacklog(message.sequence):
                     messages.append(message)
+                case .relocated(let message) where self.replayPending.remove(message.sequence) != nil:
+                    messages.append(message)
+                case .accepted, .relocated, .resolved:
+                    break
                 }
             case .end, .damaged:
                 if self.readMore() {

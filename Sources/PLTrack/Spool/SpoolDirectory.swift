@@ -40,6 +40,9 @@ enum SpoolDirectory {
         var damage: [Damage]
         /// The highest sequence number found, resolved or not; new messages continue after it.
         var highestSequence: UInt64
+        /// How many calls each segment holds records of, resolved or not: how much of a
+        /// segment is still live decides whether it is compacted.
+        var callsPerSegment: [UInt64: Int] = [:]
 
         static let empty = Replay(pending: [], segments: [], damage: [], highestSequence: 0)
     }
@@ -77,23 +80,26 @@ enum SpoolDirectory {
     /// Reads every segment; damaged ones are read up to the damage, which is reported.
     ///
     /// A message's outcome is always written after its acceptance, in the same or a later
-    /// segment, so what is held is only what is still pending as the segments go by.
+    /// segment, so what is held is only what is still pending as the segments go by. A message
+    /// compaction copied forward is where its last copy is: a kill between the copy and the old
+    /// segment's deletion leaves two, which count once.
     static func replay(_ directory: String) -> Replay {
         let segments = Self.segments(in: directory)
         var pending: [UInt64: PendingMessage] = [:]
         var damage: [Damage] = []
         var highest: UInt64 = 0
+        var calls: [UInt64: Int] = [:]
         for segment in segments {
             let contents = FileManager.default.contents(atPath: segment.path) ?? Data()
             let replay = SegmentReplay.read(ByteBuffer(bytes: contents))
             for record in replay.records {
-                switch record {
-                case .accepted(let message):
+                if let message = record.message {
                     pending[message.sequence] = PendingMessage(
                         sequence: message.sequence, segment: segment.index,
                         acceptedAtMilliseconds: message.acceptedAtMilliseconds)
                     highest = max(highest, message.sequence)
-                case .resolved(let sequence):
+                    calls[segment.index, default: 0] += 1
+                } else if case .resolved(let sequence) = record {
                     pending[sequence] = nil
                 }
             }
@@ -106,6 +112,6 @@ enum SpoolDirectory {
         }
         return Replay(
             pending: pending.values.sorted { $0.sequence < $1.sequence }, segments: segments, damage: damage,
-            highestSequence: highest)
+            highestSequence: highest, callsPerSegment: calls)
     }
 }

@@ -37,6 +37,10 @@ public final class SpoolJournal: Sendable {
         public var oldestAcceptedAtMilliseconds: Int64?
         /// Group commits run: each `fsync` covered every record written before it started.
         public var commits: Int
+        /// Segments compacted: the few calls still pending in them copied forward, the rest freed.
+        public var compactions = 0
+        /// Calls copied forward by compaction.
+        public var callsCopied = 0
     }
 
     /// Where the writer's reports go: the pipeline.
@@ -83,7 +87,9 @@ public final class SpoolJournal: Sendable {
             damage: replay.damage.map(\.description),
             bytesSkipped: replay.damage.reduce(0) { $0 + $1.bytesSkipped }
         )
-        let writer = SpoolWriterSide(store: store, backlog: BacklogReader(directory: directory, replay: replay))
+        let writer = SpoolWriterSide(
+            store: store, backlog: BacklogReader(directory: directory, replay: replay),
+            unreadBacklog: replay.pending.count, maximumBytes: maximumBytes)
         self.writer = writer
         self.inbox = NIOLockedValueBox(
             SpoolInbox(
@@ -206,6 +212,11 @@ public final class SpoolJournal: Sendable {
             }
             if let failure = result.syncFailure {
                 self.logger.error("could not flush the spool to disk", metadata: ["error": "\(failure)"])
+            }
+            if let failure = result.compactionFailure {
+                self.logger.warning(
+                    "could not compact the spool's oldest segment; it stays until its calls are resolved",
+                    metadata: ["error": "\(failure)"])
             }
             let settled = self.inbox.withLockedValue { $0.roundEnded(round, result) }
             for promise in settled.succeeded {

@@ -11,10 +11,23 @@ enum SpoolRecord: Equatable {
     case accepted(SpooledMessage)
     /// The message with this sequence number reached a final outcome and need not be replayed.
     case resolved(sequence: UInt64)
+    /// A copy of a message still pending, written forward when its old segment was compacted.
+    /// Replay takes it as the message; the backlog reader skips it, since the pipeline had
+    /// the message already.
+    case relocated(SpooledMessage)
 
     static let headerLength = 9
     private static let acceptedType: UInt8 = 1
     private static let resolvedType: UInt8 = 2
+    private static let relocatedType: UInt8 = 3
+
+    /// The message an `accepted` or `relocated` record holds.
+    var message: SpooledMessage? {
+        switch self {
+        case .accepted(let message), .relocated(let message): message
+        case .resolved: nil
+        }
+    }
 
     /// Appends the record, header and all, to `buffer`.
     func write(to buffer: inout ByteBuffer) {
@@ -36,9 +49,10 @@ enum SpoolRecord: Equatable {
         }
         var checksum: UInt32
         switch self {
-        case .accepted(let message):
+        case .accepted(let message), .relocated(let message):
+            let type = if case .relocated = self { Self.relocatedType } else { Self.acceptedType }
             checksum = gather.writeFraming { buffer in
-                buffer.writeInteger(Self.acceptedType)
+                buffer.writeInteger(type)
                 message.writeFields(to: &buffer)
                 buffer.writeStaticString("{")
                 return Self.checksum(of: buffer, from: headerIndex + 8)
@@ -109,6 +123,8 @@ enum SpoolRecord: Equatable {
             record = SpooledMessage.read(from: &body).map { .accepted($0) }
         case Self.resolvedType:
             record = body.readInteger(as: UInt64.self).map { .resolved(sequence: $0) }
+        case Self.relocatedType:
+            record = SpooledMessage.read(from: &body).map { .relocated($0) }
         default:
             record = nil
         }

@@ -16,6 +16,8 @@ struct SpoolRound {
         var writeFailure: String?
         /// Why the `fsync` failed, when the round had one.
         var syncFailure: String?
+        /// Why compacting the oldest segment failed, when the round tried.
+        var compactionFailure: String?
         /// The spool's figures after the round.
         var figures: SpoolJournal.Figures
         /// Backlog calls read back, oldest first.

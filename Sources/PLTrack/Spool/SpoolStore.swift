@@ -1,4 +1,5 @@
 import DequeModule
+import Foundation
 import Glibc
 import NIOCore
 
@@ -19,6 +20,8 @@ final class SpoolStore {
     private(set) var bytes: Int
     /// Segments deleted, and how many of the deletions' directory `fsync`s failed.
     private(set) var deletions = (segments: 0, unsyncedDirectory: 0)
+    /// Segments compacted, and the calls copied forward to do it.
+    private(set) var compactions = (segments: 0, callsCopied: 0)
 
     /// Opens a new segment in `directory` (created with mode 0700 if missing), after the ones
     /// `replay` read there, whose pending messages it keeps until they are resolved.
@@ -41,7 +44,7 @@ final class SpoolStore {
         }
         self.delete(
             self.ledger.seed(
-                segments: replay.segments.map(\.index),
+                segments: replay.segments.map(\.index), calls: replay.callsPerSegment,
                 pending: replay.pending.map { ($0.sequence, $0.segment) }))
     }
 
@@ -63,6 +66,9 @@ final class SpoolStore {
                 self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
             case .resolved(let sequence):
                 self.delete(self.ledger.resolved(sequence: sequence))
+            case .relocated:
+                // Only ``copyForward(from:)`` writes these, and it tells the ledger itself.
+                break
             }
         }
         return offset.map { (self.writer.segmentIndex, $0) }
@@ -133,5 +139,53 @@ final class SpoolStore {
         if !SpoolDirectory.syncEntries(of: self.writer.directory) {
             self.deletions.unsyncedDirectory += 1
         }
+    }
+}
+
+// MARK: Compaction
+
+extension SpoolStore {
+    /// The oldest segment and what it holds, unless it is the one being written.
+    var oldestSegment: (segment: UInt64, occupancy: SegmentLedger.Occupancy)? { self.ledger.oldest }
+
+    /// Compacts `segment`, the oldest: copies the calls still pending in it into the segment
+    /// being written as `relocated` records, flushes them to disk, and only then deletes the
+    /// segment. A kill in between leaves both copies, and replay counts the call once; a torn
+    /// copy leaves the old segment, which still holds it.
+    func compact(_ segment: UInt64) throws {
+        let copies = try self.copyForward(from: segment)
+        self.release(segment, copied: copies)
+        if let left = self.ledger.oldest, left.segment == segment {
+            throw SpoolWriter.WriteError(
+                description:
+                    "\(left.occupancy.unresolved) pending calls of spool segment \(segment) were not found in it")
+        }
+    }
+
+    /// The first half of ``compact(_:)``: the copies written and flushed, the old segment kept.
+    func copyForward(from segment: UInt64) throws -> [UInt64] {
+        let path = SpoolDirectory.path(ofSegment: segment, in: self.writer.directory)
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw SpoolWriter.WriteError(description: "cannot read the spool segment \(path) to compact it")
+        }
+        let records = SegmentReplay.read(ByteBuffer(bytes: contents)).records
+        let copies: [SpoolRecord] = records.compactMap { record in
+            guard let message = record.message, self.ledger.segment(ofPending: message.sequence) == segment else {
+                return nil
+            }
+            return .relocated(message)
+        }
+        if !copies.isEmpty {
+            _ = try self.write(copies, marking: nil)
+            try self.sync()
+        }
+        return copies.compactMap { $0.message?.sequence }
+    }
+
+    /// The second half of ``compact(_:)``: `segment`'s pending calls live in their copies now.
+    func release(_ segment: UInt64, copied sequences: [UInt64]) {
+        self.compactions.segments += 1
+        self.compactions.callsCopied += sequences.count
+        self.delete(self.ledger.relocated(sequences, from: segment))
     }
 }

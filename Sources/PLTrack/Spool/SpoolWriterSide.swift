@@ -11,10 +11,18 @@ final class SpoolWriterSide: @unchecked Sendable {
     /// where the reader starts instead.
     private var backlogStartPending = false
     private var commits = 0
+    /// Backlog calls on disk the reader has not handed to the pipeline yet: replayed ones and
+    /// those written as backlog, less those read. A segment is compacted only when none of
+    /// them can be in it.
+    private var unreadBacklog: Int
+    private var compaction = CompactionPolicy()
+    private let maximumBytes: Int
 
-    init(store: SpoolStore, backlog: BacklogReader) {
+    init(store: SpoolStore, backlog: BacklogReader, unreadBacklog: Int = 0, maximumBytes: Int = .max) {
         self.store = store
         self.backlog = backlog
+        self.unreadBacklog = unreadBacklog
+        self.maximumBytes = maximumBytes
     }
 
     /// What writing a round's records found: nothing on success.
@@ -43,9 +51,12 @@ final class SpoolWriterSide: @unchecked Sendable {
         let backlog =
             round.backlogLimit > 0
             ? self.backlog.read(limit: round.backlogLimit, writerSegment: self.store.position.segment) : []
+        self.unreadBacklog = max(0, self.unreadBacklog - backlog.count)
+        let compactionFailure = self.compactIfPinned()
         return SpoolRound.Result(
             writeFailure: written?.failure,
             syncFailure: syncFailure,
+            compactionFailure: compactionFailure,
             figures: self.figures(),
             backlog: backlog,
             unwrittenBacklog: written?.backlog ?? []
@@ -76,6 +87,9 @@ final class SpoolWriterSide: @unchecked Sendable {
                 self.backlog.reposition(segment: start.segment, offset: start.offset)
             }
             self.backlogStartPending = startsBacklog
+            for case .accepted(_, true, _) in entries {
+                self.unreadBacklog += 1
+            }
             return nil
         } catch {
             self.backlogStartPending = self.backlogStartPending || marked != nil
@@ -87,13 +101,36 @@ final class SpoolWriterSide: @unchecked Sendable {
         }
     }
 
+    /// Compacts the oldest segment when ``CompactionPolicy`` says a few pinned calls are all
+    /// that keeps it; returns why that failed, if it did.
+    private func compactIfPinned() -> String? {
+        let oldest = self.store.oldestSegment
+        let writing = self.store.position.segment
+        let seen = CompactionPolicy.Observation(
+            oldest: oldest, writing: writing, spoolBytes: self.store.bytes, maximumBytes: self.maximumBytes,
+            backlogUnreadInOldest: self.unreadBacklog > 0
+                && oldest.map { self.backlog.segmentIndex <= $0.segment } ?? false)
+        guard let segment = self.compaction.segmentToCompact(seen) else {
+            return nil
+        }
+        do {
+            try self.store.compact(segment)
+            return nil
+        } catch {
+            self.compaction.failed(whileWriting: writing)
+            return "\(error)"
+        }
+    }
+
     /// The spool's figures now.
     func figures() -> SpoolJournal.Figures {
         SpoolJournal.Figures(
             bytes: self.store.bytes,
             records: self.store.pendingMessages,
             oldestAcceptedAtMilliseconds: self.store.oldestPendingAcceptedAt(),
-            commits: self.commits
+            commits: self.commits,
+            compactions: self.store.compactions.segments,
+            callsCopied: self.store.compactions.callsCopied
         )
     }
 }

@@ -21,6 +21,11 @@ public struct SpoolStats: Sendable, Codable, Equatable {
     /// `fsync`s run by group commit since start; with `always`, acknowledgements per commit
     /// is `accepted` divided by this.
     public var fsyncs: Int
+    /// Segments compacted since start: a segment whose few pending calls (long retried ones)
+    /// would have kept it on disk had them copied forward and was deleted.
+    public var compactions: Int
+    /// Calls copied forward by those compactions.
+    public var compactedCalls: Int
 
     init(_ journal: SpoolJournal) {
         let figures = journal.figures
@@ -35,5 +40,7 @@ public struct SpoolStats: Sendable, Codable, Equatable {
         self.damagedBytes = journal.recovery.bytesSkipped
         self.fsync = journal.policy.rawValue
         self.fsyncs = figures.commits
+        self.compactions = figures.compactions
+        self.compactedCalls = figures.callsCopied
     }
 }
