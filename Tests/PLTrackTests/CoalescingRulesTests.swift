@@ -55,7 +55,7 @@ struct CoalescingRulesTests {
         #expect(machine.currentLedger.coalesced == 2)
         #expect(machine.currentLedger.coalescedByType == ["track.metadata": 2])
         _ = machine.timerFired(now: self.start + .milliseconds(50))
-        guard case .assigned(let envelope) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let envelope) = machine.takeWork() else {
             Issue.record("the merged call must be ready")
             return
         }
@@ -85,17 +85,18 @@ struct CoalescingRulesTests {
         _ = machine.submit(Self.score(5, 90, name: nil), now: self.start)
         _ = machine.submit(Self.metadata(5, #"{"k2":"v2"}"#), now: self.start)
         var kinds: [TrackKind] = []
-        guard case .assigned(var envelope) = machine.workerRequestsWork(0) else {
+        guard case .assigned(var envelope) = machine.takeWork() else {
             Issue.record("the prompt must be ready")
             return
         }
         while true {
             kinds.append(envelope.message.kind)
-            #expect(machine.workerRequestsWork(1) == .wait, "one call per request on its way")
-            guard let next = machine.attemptFinished(envelope, .delivered).assignments.first else {
+            #expect(machine.takeWork() == .wait, "one call per request on its way")
+            _ = machine.attemptFinished(envelope, .delivered)
+            guard case .assigned(let next) = machine.takeWork() else {
                 break
             }
-            envelope = next.envelope
+            envelope = next
         }
         #expect(kinds == [.prompt, .metadata, .score])
         #expect(machine.currentLedger.coalesced == 1 && machine.currentLedger.balances)

@@ -11,17 +11,21 @@ struct PipelineStateMachineTests {
         if case .accepted(let effects) = outcome { effects } else { nil }
     }
 
-    @Test func aCallWaitsTheWindowThenGoesToAnIdleWorker() {
+    @Test func aCallWaitsTheWindowThenGoesToAWorker() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .milliseconds(50))
-        #expect(machine.workerRequestsWork(0) == .wait)
+        #expect(machine.takeWork() == .wait)
         let effects = self.accepted(machine.submit(.prompt(1), now: self.start))
         #expect(effects?.timer == self.start + .milliseconds(50))
-        #expect(effects?.assignments.isEmpty == true)
-        let fired = machine.timerFired(now: self.start + .milliseconds(50))
-        #expect(fired.assignments.map(\.worker) == [0])
-        #expect(fired.assignments.first?.envelope.sequence == 1)
+        #expect(!machine.hasReadyWork)
+        _ = machine.timerFired(now: self.start + .milliseconds(50))
+        #expect(machine.hasReadyWork)
+        guard case .assigned(let envelope) = machine.takeWork() else {
+            Issue.record("the call must be ready once its window ended")
+            return
+        }
+        #expect(envelope.sequence == 1)
         #expect(machine.currentLedger.held == 1)
-        _ = machine.attemptFinished(fired.assignments[0].envelope, .delivered)
+        _ = machine.attemptFinished(envelope, .delivered)
         #expect(
             machine.currentLedger
                 == {
@@ -31,9 +35,9 @@ struct PipelineStateMachineTests {
 
     @Test func withoutAWindowCallsGoStraightToTheWorkers() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero)
-        #expect(machine.workerRequestsWork(3) == .wait)
+        #expect(machine.takeWork() == .wait)
         let effects = self.accepted(machine.submit(.prompt(1), now: self.start))
-        #expect(effects?.assignments.map(\.worker) == [3])
+        #expect(machine.hasReadyWork)
         #expect(effects?.timer == nil)
     }
 
@@ -44,7 +48,7 @@ struct PipelineStateMachineTests {
         let ledger = machine.currentLedger
         #expect(ledger.accepted == 2 && ledger.coalesced == 1 && ledger.held == 1 && ledger.balances)
         _ = machine.timerFired(now: self.start + .milliseconds(50))
-        guard case .assigned(let envelope) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let envelope) = machine.takeWork() else {
             Issue.record("the newest call must be ready")
             return
         }
@@ -57,7 +61,7 @@ struct PipelineStateMachineTests {
         _ = machine.submit(.prompt(2), now: self.start)
         #expect(machine.submit(.prompt(3), now: self.start) == .full)
         #expect(machine.waitForCapacity(77) == false)
-        guard case .assigned(let envelope) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let envelope) = machine.takeWork() else {
             Issue.record("work expected")
             return
         }
@@ -70,17 +74,26 @@ struct PipelineStateMachineTests {
     @Test func aRetryWaitsForItsBackoffAndKeepsItsPlaceInTheLedger() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero)
         _ = machine.submit(.prompt(1), now: self.start)
-        guard case .assigned(let envelope) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let envelope) = machine.takeWork() else {
             Issue.record("work expected")
             return
         }
+        // The machine arms no timer for it: delivery's retry schedule holds the call.
         let effects = machine.attemptFinished(envelope, .retry(at: self.start + .seconds(2)))
-        #expect(effects.timer == self.start + .seconds(2))
+        #expect(effects.timer == nil)
+        #expect(effects.retries.map(\.envelope.sequence) == [1])
+        #expect(effects.retries.map(\.due) == [self.start + .seconds(2)])
         #expect(machine.occupancy.retrying == 1 && machine.currentLedger.held == 1)
-        #expect(machine.workerRequestsWork(0) == .wait)
-        #expect(machine.timerFired(now: self.start + .seconds(1)).assignments.isEmpty)
-        let due = machine.timerFired(now: self.start + .seconds(2))
-        #expect(due.assignments.map(\.envelope.sequence) == [1])
+        #expect(machine.takeWork() == .wait)
+        #expect(machine.flush(1).completedFlushes.isEmpty, "a call waiting to retry is still held")
+        machine.retriesDue(effects.retries.map(\.envelope))
+        #expect(machine.occupancy.retrying == 0)
+        guard case .assigned(let again) = machine.takeWork() else {
+            Issue.record("the call must be ready once its backoff ended")
+            return
+        }
+        #expect(again.sequence == 1)
+        #expect(machine.attemptFinished(again, .delivered).completedFlushes == [1])
     }
 
     @Test func flushCompletesWhenEverythingBeforeItHasAnOutcome() {
@@ -91,8 +104,8 @@ struct PipelineStateMachineTests {
         #expect(flush.completedFlushes.isEmpty)
         #expect(machine.occupancy.coalescing == 0 && machine.occupancy.ready == 2)
         _ = machine.submit(.prompt(3), now: self.start)
-        guard case .assigned(let first) = machine.workerRequestsWork(0),
-            case .assigned(let second) = machine.workerRequestsWork(1)
+        guard case .assigned(let first) = machine.takeWork(),
+            case .assigned(let second) = machine.takeWork()
         else {
             Issue.record("two calls expected")
             return
@@ -110,12 +123,13 @@ struct PipelineStateMachineTests {
     @Test func drainingRefusesNewCallsAndStopEndsTheWorkers() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .milliseconds(50))
         _ = machine.submit(.prompt(1), now: self.start)
-        #expect(machine.workerRequestsWork(4) == .wait)
-        let effects = machine.beginDraining()
-        #expect(effects.assignments.map(\.worker) == [4])
+        #expect(machine.takeWork() == .wait)
+        _ = machine.beginDraining()
+        #expect(machine.hasReadyWork, "what was coalescing is released to the workers")
         #expect(machine.submit(.prompt(2), now: self.start) == .shuttingDown)
-        #expect(machine.workerRequestsWork(5) == .wait)
-        #expect(machine.stop() == [5])
-        #expect(machine.workerRequestsWork(6) == .stop)
+        #expect(machine.takeWork() != .wait)
+        #expect(machine.takeWork() == .wait)
+        machine.stop()
+        #expect(machine.takeWork() == .stop)
     }
 }

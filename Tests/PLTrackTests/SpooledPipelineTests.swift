@@ -20,7 +20,7 @@ struct SpooledPipelineTests {
         _ = machine.submit(.prompt(4), now: self.start)
         #expect(machine.backlog == 2 && machine.held == 4 && machine.inMemory == 2)
         #expect(machine.backlogWanted == 0, "no room in memory")
-        guard case .assigned(let first) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let first) = machine.takeWork() else {
             Issue.record("call 1 must be ready")
             return
         }
@@ -65,21 +65,24 @@ struct SpooledPipelineTests {
     @Test func aLaterCallForARequestWaitsForTheEarlierOneAndItsRetries() {
         var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, spooled: true)
         _ = machine.submit(.prompt(7, revision: 1), now: self.start)
-        guard case .assigned(let earlier) = machine.workerRequestsWork(0) else {
+        guard case .assigned(let earlier) = machine.takeWork() else {
             Issue.record("revision 1 must be ready")
             return
         }
         _ = machine.submit(.prompt(7, revision: 2), now: self.start)
-        #expect(machine.workerRequestsWork(1) == .wait, "revision 2 waits while revision 1 is in flight")
+        #expect(machine.takeWork() == .wait, "revision 2 waits while revision 1 is in flight")
         let retry = machine.attemptFinished(earlier, .retry(at: self.start + .milliseconds(10)))
-        #expect(retry.assignments.isEmpty, "nor while it waits to retry")
+        #expect(machine.takeWork() == .wait, "nor while it waits to retry")
         _ = machine.submit(.prompt(7, revision: 3), now: self.start)
         #expect(machine.currentLedger.coalesced == 1, "revision 3 replaces revision 2 where it waits")
-        let fired = machine.timerFired(now: self.start + .milliseconds(10))
-        #expect(fired.assignments.map { $0.envelope.sequence } == [1], "the retry goes first")
-        let delivered = machine.attemptFinished(fired.assignments[0].envelope, .delivered)
-        #expect(delivered.assignments.isEmpty)
-        guard case .assigned(let latest) = machine.workerRequestsWork(0) else {
+        machine.retriesDue(retry.retries.map(\.envelope))
+        guard case .assigned(let again) = machine.takeWork() else {
+            Issue.record("the retry goes first")
+            return
+        }
+        #expect(again.sequence == 1)
+        _ = machine.attemptFinished(again, .delivered)
+        guard case .assigned(let latest) = machine.takeWork() else {
             Issue.record("revision 3 must be ready once revision 1 is delivered")
             return
         }

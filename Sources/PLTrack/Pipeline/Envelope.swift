@@ -40,3 +40,22 @@ public struct Envelope: Sendable, Equatable {
         self.attempts = attempts
     }
 }
+
+extension Envelope {
+    /// A call read back from the spool, aged by how long ago it was accepted.
+    init(spooled: SpooledMessage) {
+        let age = max(0, WallClock.milliseconds() - spooled.acceptedAtMilliseconds)
+        self.init(
+            message: TrackMessage(
+                kind: spooled.kind,
+                replyID: nil,
+                coalescingKey: CoalescingKey(
+                    kind: spooled.kind, requestID: spooled.requestID,
+                    detail: CoalescingDetail(kind: spooled.kind, body: spooled.body)),
+                body: spooled.body
+            ),
+            sequence: spooled.sequence,
+            acceptedAt: .now() - .milliseconds(age)
+        )
+    }
+}

@@ -3,6 +3,8 @@ import NIOCore
 
 /// Drives ``PipelineStateMachine``: decides under a lock, then performs the effects outside it
 /// (resuming workers, arming timers, completing flushes, letting paused connections read).
+/// The workers waiting for a call are kept here (``WaitingWorkers``), and calls waiting out a
+/// retry backoff with delivery's ``RetryScheduler``, so the machine keeps neither.
 ///
 /// Ingest handlers, the worker pool and the stats reader all meet here; it is the only shared
 /// mutable state of the pipeline.
@@ -14,7 +16,7 @@ import NIOCore
 public final class Pipeline: Sendable {
     private struct Locked {
         var machine: PipelineStateMachine
-        var idleWorkers: [WorkerID: CheckedContinuation<Envelope?, Never>] = [:]
+        var waitingWorkers = WaitingWorkers()
         var flushes: [FlushID: EventLoopPromise<FlushResult>] = [:]
         var capacityWaiters: [CapacityWaiterID: EventLoopPromise<Void>] = [:]
         var nextID: UInt64 = 1
@@ -35,6 +37,8 @@ public final class Pipeline: Sendable {
 
     private let locked: NIOLockedValueBox<Locked>
     private let timerLoop: any EventLoop
+    /// Calls waiting out a retry backoff, outside the machine until they are due.
+    private let retries: RetryScheduler
     /// Where every accepted call is kept until its outcome, when the daemon runs with a spool.
     public let journal: SpoolJournal?
 
@@ -55,6 +59,7 @@ public final class Pipeline: Sendable {
                 ))
         )
         self.timerLoop = timerLoop
+        self.retries = RetryScheduler(loop: timerLoop)
         self.journal = journal
         journal?.connect(
             SpoolJournal.Events(
@@ -216,9 +221,9 @@ public final class Pipeline: Sendable {
                     guard !Task.isCancelled else {
                         return PipelineStateMachine.WorkRequestOutcome.stop
                     }
-                    let outcome = state.machine.workerRequestsWork(worker)
+                    let outcome = state.machine.takeWork()
                     if case .wait = outcome {
-                        state.idleWorkers[worker] = continuation
+                        state.waitingWorkers.append(worker, continuation)
                     }
                     return outcome
                 }
@@ -231,8 +236,7 @@ public final class Pipeline: Sendable {
         } onCancel: {
             // A cancelled worker stops waiting, and no call is handed to it any more.
             let waiting = self.locked.withLockedValue { state in
-                state.machine.workerWithdrew(worker)
-                return state.idleWorkers.removeValue(forKey: worker)
+                state.waitingWorkers.remove(worker)
             }
             waiting?.resume(returning: nil)
         }
@@ -275,16 +279,18 @@ public final class Pipeline: Sendable {
     /// Ends the workers; whatever is still held stays undelivered (and is reported by the caller).
     public func stop() {
         let workers = self.locked.withLockedValue { state in
-            state.machine.stop().compactMap { state.idleWorkers.removeValue(forKey: $0) }
+            state.machine.stop()
+            return state.waitingWorkers.removeAll()
         }
         for worker in workers {
             worker.resume(returning: nil)
         }
     }
 
-    /// The earliest pipeline deadline already passed, for the watchdog.
+    /// The earliest coalescing or retry deadline already passed, for the watchdog.
     func oldestOverdueDeadline(now: NIODeadline) -> NIODeadline? {
-        self.locked.withLockedValue { $0.machine.oldestOverdueDeadline(now: now) }
+        let coalescing = self.locked.withLockedValue { $0.machine.oldestOverdueDeadline(now: now) }
+        return [coalescing, self.retries.oldestOverdue(now: now)].compactMap { $0 }.min()
     }
 
     /// The ledger and queue occupancy, read together so they agree.
@@ -312,7 +318,8 @@ public final class Pipeline: Sendable {
     /// write, so that they are held in memory instead.
     private func backlogArrived(_ messages: [SpooledMessage], answersRead: Bool) {
         let work = self.locked.withLockedValue { state in
-            let effects = state.machine.loaded(messages.map(Self.envelope), now: .now(), answersRead: answersRead)
+            let effects = state.machine.loaded(
+                messages.map(Envelope.init(spooled:)), now: .now(), answersRead: answersRead)
             return self.settle(effects, &state)
         }
         self.perform(work)
@@ -326,29 +333,12 @@ public final class Pipeline: Sendable {
         self.perform(work)
     }
 
-    /// A call read back from the spool, aged by how long ago it was accepted.
-    private static func envelope(_ spooled: SpooledMessage) -> Envelope {
-        let age = max(0, WallClock.milliseconds() - spooled.acceptedAtMilliseconds)
-        return Envelope(
-            message: TrackMessage(
-                kind: spooled.kind,
-                replyID: nil,
-                coalescingKey: CoalescingKey(
-                    kind: spooled.kind, requestID: spooled.requestID,
-                    detail: CoalescingDetail(kind: spooled.kind, body: spooled.body)),
-                body: spooled.body
-            ),
-            sequence: spooled.sequence,
-            acceptedAt: .now() - .milliseconds(age)
-        )
-    }
-
     private static func collect(_ effects: PipelineEffects, _ state: inout Locked) -> Work {
         var work = Work(effects: effects)
-        for assignment in effects.assignments {
-            if let worker = state.idleWorkers.removeValue(forKey: assignment.worker) {
-                work.workers.append((worker, assignment.envelope))
-            }
+        while !state.waitingWorkers.isEmpty, state.machine.hasReadyWork,
+            case .assigned(let envelope) = state.machine.takeWork(), let worker = state.waitingWorkers.popFirst()
+        {
+            work.workers.append((worker, envelope))
         }
         for id in effects.completedFlushes {
             if let promise = state.flushes.removeValue(forKey: id) {
@@ -378,6 +368,18 @@ public final class Pipeline: Sendable {
                 self.timerFired()
             }
         }
+        self.retries.schedule(work.effects.retries) { [weak self] due in
+            self?.retriesDue(due)
+        }
+    }
+
+    /// Calls whose backoff ended, back from the retry schedule.
+    private func retriesDue(_ envelopes: [Envelope]) {
+        let work = self.locked.withLockedValue { state in
+            state.machine.retriesDue(envelopes)
+            return self.settle(.none, &state)
+        }
+        self.perform(work)
     }
 
     private func timerFired() {

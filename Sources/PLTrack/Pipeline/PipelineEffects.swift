@@ -1,24 +1,20 @@
 import NIOCore
 
-/// Identifies a worker waiting for work, so the driver can resume the right one.
+/// Identifies a worker, so the driver can resume the right one.
 public typealias WorkerID = Int
 /// Identifies a pending `flush`.
 public typealias FlushID = UInt64
 /// Identifies a connection that paused reading until the queue has room.
 public typealias CapacityWaiterID = UInt64
 
-/// What the driver must do after an event: work to hand out, a timer to arm, waiters to wake.
+/// What the driver must do after an event: calls to schedule for a retry, a timer to arm,
+/// waiters to wake.
 ///
 /// Returned by ``PipelineStateMachine``; performed by ``Pipeline`` after releasing its lock.
 struct PipelineEffects: Equatable {
-    /// A call handed to a worker that was waiting.
-    struct Assignment: Equatable {
-        var worker: WorkerID
-        var envelope: Envelope
-    }
-
-    var assignments: [Assignment] = []
-    /// Arm a timer to fire at this deadline.
+    /// Calls that wait out a backoff in delivery's ``RetrySchedule``.
+    var retries: [ScheduledRetry] = []
+    /// Arm the coalescing timer to fire at this deadline.
     var timer: NIODeadline?
     /// `flush` requests that are now satisfied.
     var completedFlushes: [FlushID] = []
@@ -31,7 +27,7 @@ struct PipelineEffects: Equatable {
 
     /// Adds what `other` asks for to these effects.
     mutating func merge(_ other: PipelineEffects) {
-        self.assignments += other.assignments
+        self.retries += other.retries
         if let timer = other.timer {
             self.timer = min(self.timer ?? timer, timer)
         }

@@ -37,7 +37,7 @@ extension PipelineStateMachine {
     /// What a worker asking for work gets.
     enum WorkRequestOutcome: Equatable {
         case assigned(Envelope)
-        /// Nothing to do yet; the worker is resumed through an ``PipelineEffects/Assignment``.
+        /// Nothing to do yet: the driver keeps the worker until a call is ready.
         case wait
         /// The pipeline stopped; the worker ends.
         case stop

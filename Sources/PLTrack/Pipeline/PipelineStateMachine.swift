@@ -4,7 +4,10 @@ import NIOCore
 /// The pipeline from acceptance to a final outcome, as a synchronous state machine.
 ///
 /// Calls move from the ``Coalescer`` to the ``ReadyQueue``, to a worker, and end delivered,
-/// dead-lettered or coalesced; a retryable failure parks the call until its backoff ends.
+/// dead-lettered or coalesced. A retryable failure hands the call to delivery's
+/// ``RetrySchedule`` until its backoff ends (``retriesDue(_:)``): the machine counts it as held
+/// and keeps no retry timer; nor does it keep the workers waiting for work, which the driver
+/// does (``takeWork()`` hands out a call or says wait).
 /// Each event returns ``PipelineEffects`` for the driver to perform. Time is an argument, so
 /// tests step through windows and backoffs without sleeping.
 ///
@@ -21,9 +24,10 @@ struct PipelineStateMachine {
     private var coalescer: Coalescer
     private var queue = ReadyQueue()
     private var inFlight = 0
+    /// Calls out with delivery's retry schedule, waiting out their backoff.
+    private var retrying = 0
     private var ledger = Ledger()
     private(set) var nextSequence: UInt64 = 1
-    private var idleWorkers: Deque<WorkerID> = []
     private var flushWaiters: [FlushID: FlushWaiter] = [:]
     private var capacityWaiters: [CapacityWaiterID] = []
     private var armedTimer: NIODeadline?
@@ -67,7 +71,7 @@ struct PipelineStateMachine {
 
     /// Calls held in memory.
     var inMemory: Int {
-        self.coalescer.count + self.queue.readyCount + self.queue.retryingCount + self.inFlight + self.order.parkedCount
+        self.coalescer.count + self.queue.readyCount + self.retrying + self.inFlight + self.order.parkedCount
     }
 
     /// Calls without a final outcome: in memory or in the backlog.
@@ -85,17 +89,20 @@ struct PipelineStateMachine {
         PipelineOccupancy(
             coalescing: self.coalescer.count,
             ready: self.queue.readyCount + self.order.parkedCount,
-            retrying: self.queue.retryingCount,
+            retrying: self.retrying,
             inFlight: self.inFlight,
             backlog: self.backlog,
             capacity: self.capacity
         )
     }
 
-    /// The earliest coalescing or retry deadline at or before `now` that no timer has handled yet.
+    /// The earliest coalescing deadline before `now` that no timer has handled yet.
     func oldestOverdueDeadline(now: NIODeadline) -> NIODeadline? {
-        [self.coalescer.nextDeadline, self.queue.nextRetryDue].compactMap { $0 }.filter { $0 < now }.min()
+        self.coalescer.nextDeadline.flatMap { $0 < now ? $0 : nil }
     }
+
+    /// Whether a call is ready for a worker.
+    var hasReadyWork: Bool { self.queue.readyCount > 0 }
 
     // MARK: Events
 
@@ -118,7 +125,6 @@ struct PipelineStateMachine {
         self.nextSequence += 1
         self.ledger.accepted += 1
         self.backlogReadFoundNothing = false
-        self.assignWork(&effects)
         return .accepted(effects)
     }
 
@@ -139,7 +145,6 @@ struct PipelineStateMachine {
         for envelope in envelopes {
             self.take(envelope, now: now, &effects)
         }
-        self.assignWork(&effects)
         return effects
     }
 
@@ -169,29 +174,31 @@ struct PipelineStateMachine {
             self.armedTimer = nil
         }
         self.dispatch(self.coalescer.removeDue(now: now + self.timerSlack), &effects)
-        self.queue.releaseRetries(dueBy: now + self.timerSlack)
-        if let next = [self.coalescer.nextDeadline, self.queue.nextRetryDue].compactMap({ $0 }).min() {
+        if let next = self.coalescer.nextDeadline {
             self.arm(next, &effects)
         }
-        self.assignWork(&effects)
         return effects
     }
 
-    mutating func workerRequestsWork(_ worker: WorkerID) -> WorkRequestOutcome {
+    /// Calls whose backoff ended come back from delivery's retry schedule, soonest first.
+    mutating func retriesDue(_ envelopes: [Envelope]) {
+        self.retrying -= envelopes.count
+        for envelope in envelopes {
+            self.queue.append(envelope)
+        }
+    }
+
+    /// A worker asks for the next call: it gets one, or waits (the driver keeps it until
+    /// ``hasReadyWork``), or ends once the pipeline has stopped.
+    mutating func takeWork() -> WorkRequestOutcome {
         if case .stopped = self.phase {
             return .stop
         }
-        if let envelope = self.queue.popFirst() {
-            self.inFlight += 1
-            return .assigned(envelope)
+        guard let envelope = self.queue.popFirst() else {
+            return .wait
         }
-        self.idleWorkers.append(worker)
-        return .wait
-    }
-
-    /// A waiting worker was cancelled: it gets no more work.
-    mutating func workerWithdrew(_ worker: WorkerID) {
-        self.idleWorkers.removeAll { $0 == worker }
+        self.inFlight += 1
+        return .assigned(envelope)
     }
 
     mutating func attemptFinished(_ envelope: Envelope, _ result: AttemptResult) -> PipelineEffects {
@@ -208,11 +215,10 @@ struct PipelineStateMachine {
             self.resolve(envelope, &effects)
             self.requestEnded(envelope)
         case .retry(let due):
-            self.queue.retry(envelope, at: due)
-            self.arm(due, &effects)
+            self.retrying += 1
+            effects.retries.append(ScheduledRetry(due: due, envelope: envelope))
         }
         self.releaseIngest(&effects)
-        self.assignWork(&effects)
         return effects
     }
 
@@ -235,7 +241,6 @@ struct PipelineStateMachine {
         } else {
             self.flushWaiters[id] = FlushWaiter(upTo: self.nextSequence - 1, outstanding: outstanding)
         }
-        self.assignWork(&effects)
         return effects
     }
 
@@ -278,15 +283,12 @@ struct PipelineStateMachine {
         self.dispatch(self.coalescer.removeAll(), &effects)
         effects.resumedIngest = self.capacityWaiters
         self.capacityWaiters = []
-        self.assignWork(&effects)
         return effects
     }
 
-    /// Stops for good: returns the idle workers, which must be resumed so they can end.
-    mutating func stop() -> [WorkerID] {
+    /// Stops for good: workers get no more calls.
+    mutating func stop() {
         self.phase = .stopped
-        defer { self.idleWorkers = [] }
-        return Array(self.idleWorkers)
     }
 
     // MARK: Internals
@@ -337,13 +339,6 @@ struct PipelineStateMachine {
                     self.coalesced(ended, absorbed: absorbed, &effects)
                 }
             }
-        }
-    }
-
-    private mutating func assignWork(_ effects: inout PipelineEffects) {
-        while !self.idleWorkers.isEmpty, let envelope = self.queue.popFirst() {
-            self.inFlight += 1
-            effects.assignments.append(.init(worker: self.idleWorkers.removeFirst(), envelope: envelope))
         }
     }
 
