@@ -30,6 +30,8 @@ public final class DaemonProcess: Sendable {
                 "--upstream", upstream.baseURL, "--api-key-file", keyFile,
                 "--outbox", directory + "/outbox.jsonl", "--dead-letter", directory + "/dead-letters.jsonl",
                 "--retry-base", "5ms", "--retry-cap", "50ms",
+                // As in DaemonHarness: a timed-out request may have been taken and is sent again.
+                "--request-timeout", "5m",
             ] + arguments,
             environment: environment,
             currentDirectory: directory

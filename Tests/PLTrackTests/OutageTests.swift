@@ -40,13 +40,17 @@ struct OutageTests {
 
         let up = try await down.restarted()
         defer { up.close() }
+        let unansweredBefore = daemon.daemon.statsSnapshot().upstreamFailures
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.flush(timeoutMilliseconds: 300_000)?["ok"] == .bool(true))
         }
         let delivered = up.succeeded.compactMap { $0.json?["request_id"]?.integer }
-        #expect(delivered.count == count, "each call once")
-        #expect(Set(delivered).count == count)
         let stats = daemon.daemon.statsSnapshot()
+        // At least once: a call arrives twice only when an attempt got no answer after the
+        // server took it, which the daemon counts; with nothing unanswered, each arrives once.
+        let unanswered = stats.upstreamFailures - unansweredBefore
+        #expect(delivered.count - count <= unanswered, "\(delivered.count) arrivals, \(unanswered) unanswered")
+        #expect(Set(delivered).count == count)
         #expect(stats.delivered == UInt64(count) && stats.ledgerBalances)
         #expect(stats.upstreamCircuit == "closed")
         #expect(stats.upstreamUnreachableEpisodes >= 1)
