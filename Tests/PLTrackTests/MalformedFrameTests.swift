@@ -34,7 +34,10 @@ struct MalformedFrameTests {
         #expect(Self.entries.count >= 100)
         let upstream = try await FakeUpstream()
         defer { upstream.close() }
-        let daemon = try await DaemonHarness(upstream: upstream)
+        // Not a test of --frame-timeout (StalledClientTests is): under ThreadSanitizer on a loaded
+        // machine the 100,000-level nesting took longer than the default 10 s to arrive whole,
+        // and was answered `timeout` instead of `invalid_json`.
+        let daemon = try await DaemonHarness(upstream: upstream) { $0.frameTimeout = .seconds(600) }
         defer { daemon.tearDown() }
         let background = Task {
             try await TestClient.connect(to: daemon.socketPath) { client async throws in
