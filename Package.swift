@@ -69,7 +69,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "PLTrackClient", path: "protocol/clients/swift/Sources/PLTrackClient", swiftSettings: swiftSettings),
+        .target(
+            name: "PLTrackClient", path: "protocol/clients/swift/Sources/PLTrackClient", swiftSettings: swiftSettings),
         // libFuzzer's driver, declared for the fuzz target.
         .target(name: "CFuzzer"),
         // The fuzz target for the frame decoder and the validators (scripts/fuzz.sh).

@@ -57,10 +57,42 @@ public struct TestClient {
         return try await self.reply()
     }
 
-    /// Waits until every call accepted so far is delivered or dead-lettered.
+    /// Waits until every call accepted so far is delivered or dead-lettered, for as long as the
+    /// daemon keeps settling calls: a flush that times out is asked again while
+    /// `delivered + dead_lettered` moved during it. How fast the machine is decides only how
+    /// long this takes; a daemon that settles nothing for `stallLimit` gets its `timeout`
+    /// reply returned, so a wedged daemon fails the test instead of hanging it.
     @discardableResult
-    public func flush(timeoutMilliseconds: Int = 300_000) async throws -> JSONValue? {
+    public func flush(stallLimit: Duration = .seconds(120)) async throws -> JSONValue? {
+        let milliseconds = Int(stallLimit.components.seconds * 1_000)
+        var settled = try await self.settledCalls()
+        while true {
+            let reply = try await self.flush(timeoutMilliseconds: milliseconds)
+            guard reply?["error"]?["code"]?.string == "timeout" else {
+                return reply
+            }
+            let nowSettled = try await self.settledCalls()
+            if nowSettled == settled {
+                return reply
+            }
+            settled = nowSettled
+        }
+    }
+
+    /// One flush: waits until every call accepted so far is delivered or dead-lettered, or
+    /// answers `timeout` after `timeoutMilliseconds`.
+    @discardableResult
+    public func flush(timeoutMilliseconds: Int) async throws -> JSONValue? {
         try await self.request(#"{"type":"flush","id":"flush","timeout_ms":\#(timeoutMilliseconds)}"#)
+    }
+
+    /// Calls delivered or dead-lettered so far.
+    private func settledCalls() async throws -> Int64? {
+        let stats = try await self.stats()
+        guard let delivered = stats?["delivered"]?.integer, let deadLettered = stats?["dead_lettered"]?.integer else {
+            return nil
+        }
+        return delivered + deadLettered
     }
 
     /// The daemon's stats object.

@@ -61,7 +61,7 @@ struct DeliveryGovernorDaemonTests {
             try await client.send(Self.prompt(7))
             try await waitUntil("PromptLayer to answer the first attempt") { answered.withLockedValue { $0 } >= 1 }
             try await client.send(#"{"type":"track.score","request_id":7,"score":90}"#)
-            let flush = try await client.flush(timeoutMilliseconds: 60_000)
+            let flush = try await client.flush()
             #expect(flush?["ok"] == .bool(true), "\(String(describing: flush))")
         }
         let delivered = upstream.succeeded.map(\.path)
@@ -93,7 +93,7 @@ struct DeliveryGovernorDaemonTests {
             for requestID in 1...5 {
                 try await client.send(Self.prompt(requestID))
             }
-            #expect(try await client.flush(timeoutMilliseconds: 60_000)?["ok"] == .bool(true))
+            #expect(try await client.flush()?["ok"] == .bool(true))
         }
         let times = arrivals.withLockedValue { $0.map(\.at) }
         #expect(times.count == 6, "one refused, five delivered")
@@ -128,7 +128,7 @@ struct DeliveryGovernorDaemonTests {
             var shorter = daemon.daemon.live.current
             shorter.maximumAge = .milliseconds(1)
             _ = daemon.daemon.live.reload(from: shorter)
-            #expect(try await client.flush(timeoutMilliseconds: 60_000)?["ok"] == .bool(true))
+            #expect(try await client.flush()?["ok"] == .bool(true))
         }
         // When the pause ended, all three were older than --max-age: none was sent again.
         #expect(upstream.requests.count == 1)

@@ -26,7 +26,7 @@ struct UpstreamTLSTests {
         defer { daemon.tearDown() }
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             #expect(try await client.request(Self.prompt(1))?["ok"] == .bool(true))
-            #expect(try await client.flush(timeoutMilliseconds: 30_000)?["ok"] == .bool(true))
+            #expect(try await client.flush()?["ok"] == .bool(true))
         }
         #expect(upstream.succeeded.compactMap { $0.json?["request_id"]?.integer } == [1])
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
