@@ -58,19 +58,66 @@ public struct APIContract: Sendable {
             let fits = options.contains { self.check(value, against: self.resolve($0), at: location).isEmpty }
             return fits ? [] : ["\(location) matches none of the anyOf types"]
         }
+        if case .array(let options)? = schema["oneOf"] {
+            return self.checkOneOf(value, options, discriminator: schema["discriminator"], at: location)
+        }
         if value == .null, schema["nullable"] == .bool(true) {
             return []
+        }
+        if case .array(let choices)? = schema["enum"], !choices.contains(value) {
+            return ["\(location) is \(value.jsonText), not one of the API's values"]
         }
         guard case .string(let type)? = schema["type"] else {
             return []
         }
         let actual = value.openAPIType
-        guard actual == type || (type == "number" && actual == "integer") else {
+        // PromptLayer's own SDK sends the times of a log as epoch seconds where the description
+        // says date-time strings, and PromptLayer takes them: so does this stand-in.
+        let isSDKTime =
+            type == "string" && schema["format"] == .string("date-time") && ["integer", "number"].contains(actual)
+        guard actual == type || (type == "number" && actual == "integer") || isSDKTime else {
             return ["\(location) is \(actual), the API wants \(type)"]
+        }
+        if let number = value.numberValue {
+            if case .integer(let minimum)? = schema["minimum"], number < Double(minimum) {
+                return ["\(location) is below the API's minimum \(minimum)"]
+            }
+            if case .integer(let maximum)? = schema["maximum"], number > Double(maximum) {
+                return ["\(location) is above the API's maximum \(maximum)"]
+            }
         }
         guard case .object(let members) = value else {
             return []
         }
+        var problems = self.checkMembers(members, against: schema, at: location)
+        if case .object = schema["additionalProperties"], let extra = schema["additionalProperties"] {
+            let declared = schema["properties"]
+            for (name, member) in members where declared?[name] == nil {
+                problems += self.check(member, against: self.resolve(extra), at: "\(location).\(name)")
+            }
+        }
+        return problems
+    }
+
+    /// A `oneOf`: with a discriminator, the option its property names; without, exactly one.
+    private func checkOneOf(_ value: JSONValue, _ options: [JSONValue], discriminator: JSONValue?, at location: String)
+        -> [String]
+    {
+        if case .string(let property)? = discriminator?["propertyName"] {
+            guard case .string(let chosen)? = value[property],
+                case .string(let reference)? = discriminator?["mapping"]?[chosen]
+            else {
+                return ["\(location).\(property) is none of the API's choices"]
+            }
+            return self.check(value, against: self.resolve(.object(["$ref": .string(reference)])), at: location)
+        }
+        let fitting = options.count { self.check(value, against: self.resolve($0), at: location).isEmpty }
+        return fitting == 1 ? [] : ["\(location) matches \(fitting) of the oneOf types, not exactly one"]
+    }
+
+    private func checkMembers(_ members: [String: JSONValue], against schema: JSONValue, at location: String)
+        -> [String]
+    {
         var problems: [String] = []
         if case .array(let required)? = schema["required"] {
             for case .string(let name) in required where members[name] == nil {

@@ -28,6 +28,9 @@ public final class FakeUpstream: Sendable {
         public var body: String
         /// Wait this long before answering.
         public var delay: TimeAmount
+        /// Whether the body is the default one: a `/log-request` taken with it is answered 201
+        /// with a new id, as PromptLayer does.
+        var hasDefaultBody: Bool
 
         public init(status: Int, retryAfter: String? = nil, body: String? = nil, delay: TimeAmount = .zero) {
             self.status = status
@@ -38,6 +41,7 @@ public final class FakeUpstream: Sendable {
                     ? #"{"success":true,"message":"Prompt tracked successfully"}"#
                     : #"{"success":false,"message":"refused by the fake upstream"}"#)
             self.delay = delay
+            self.hasDefaultBody = body == nil
         }
 
         public static let success = Answer(status: 200)
@@ -52,7 +56,12 @@ public final class FakeUpstream: Sendable {
         var succeeded: [Request] = []
         var violations: [String] = []
         var attempts: [[UInt8]: Int] = [:]
+        var logged: [(id: Int64, request: Request)] = []
     }
+
+    /// The next id a `/log-request` is answered with, shared by every server in the process, so
+    /// one restarted on a port does not give an id twice.
+    private static let nextLogID = NIOLockedValueBox<Int64>(700_000)
 
     public let expectedAPIKey: String
     private let contract: APIContract
@@ -110,6 +119,9 @@ public final class FakeUpstream: Sendable {
     /// The requests answered with 2xx: what PromptLayer would have stored.
     public var succeeded: [Request] { self.record.withLockedValue { $0.succeeded } }
 
+    /// The `/log-request`s taken, with the id each was answered with, in order.
+    public var logged: [(id: Int64, request: Request)] { self.record.withLockedValue { $0.logged } }
+
     /// Every way a request broke the API description.
     public var violations: [String] { self.record.withLockedValue { $0.violations } }
 
@@ -152,11 +164,20 @@ public final class FakeUpstream: Sendable {
             defer { record.attempts[key, default: 0] += 1 }
             return record.attempts[key, default: 0]
         }
-        let answer =
+        var answer =
             problems.isEmpty
             ? self.script(request, attempt)
             : Answer(status: 422, body: #"{"detail":"\#(problems.joined(separator: "; "))"}"#)
         if (200..<300).contains(answer.status) {
+            if request.path == "/log-request" && answer.hasDefaultBody {
+                let id = Self.nextLogID.withLockedValue { next in
+                    defer { next += 1 }
+                    return next
+                }
+                answer = Answer(
+                    status: 201, body: #"{"id":\#(id),"prompt_version":null,"status":"SUCCESS"}"#, delay: answer.delay)
+                self.record.withLockedValue { $0.logged.append((id, request)) }
+            }
             self.record.withLockedValue { $0.succeeded.append(request) }
         }
         return answer

@@ -61,6 +61,15 @@ public enum JSONValue: Sendable, Hashable, Decodable {
     }
 
     /// The OpenAPI type name of this value.
+    /// The value of a number, integer or not.
+    public var numberValue: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        default: nil
+        }
+    }
+
     public var openAPIType: String {
         switch self {
         case .object: "object"

@@ -138,6 +138,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "How long a call with request_ref waits for the log.request with that ref before it is dead-lettered with the reason 'unknown_ref'; also how long a ref is remembered after PromptLayer answered its log. Default: 1h.",
+            valueName: "duration"))
+    var refTtl: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Directory of the spool, where every accepted message is kept until delivered or dead-lettered, so a crash or stop loses nothing. Default: $STATE_DIRECTORY (the unit's StateDirectory=, /var/lib/pltrackd); without either, no spool, and a stop loses what is undelivered.",
             valueName: "path"))
     var spoolDir: String?
@@ -184,7 +190,7 @@ struct DaemonOptions: ParsableArguments {
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),
-            ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge),
+            ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge), ("ref-ttl", self.refTtl),
             ("spool-dir", self.spoolDir), ("spool", self.spool), ("fsync", self.fsync),
             ("fsync-interval", self.fsyncInterval),
             ("spool-max-bytes", self.spoolMaxBytes), ("log-level", self.logLevel),

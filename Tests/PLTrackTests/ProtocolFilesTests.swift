@@ -16,10 +16,41 @@ struct ProtocolFilesTests {
             var body: JSONValue
             var description: String { "\(self.path) \(self.body)" }
         }
+        struct DeadLetter: Decodable, Sendable, Equatable {
+            var reason: String
+            var path: String
+            var requestRef: String?
+
+            enum CodingKeys: String, CodingKey {
+                case reason, path
+                case requestRef = "request_ref"
+            }
+        }
         var name: String
         var messages: [JSONValue]
         var upstream: [Call]
+        var deadLetters: [DeadLetter]?
+        var refTTLMilliseconds: Int?
         var testDescription: String { self.name }
+
+        enum CodingKeys: String, CodingKey {
+            case name, messages, upstream
+            case deadLetters = "dead_letters"
+            case refTTLMilliseconds = "ref_ttl_ms"
+        }
+
+        /// The expected calls with each `{"$id_of_log": N}` replaced by the id of the N-th log taken.
+        func upstream(withLogIDs ids: [Int64]) -> [Call] {
+            self.upstream.map { call in
+                guard case .object(var members) = call.body,
+                    case .integer(let index)? = members["request_id"]?["$id_of_log"]
+                else {
+                    return call
+                }
+                members["request_id"] = Int(index) < ids.count ? .integer(ids[Int(index)]) : .null
+                return Call(path: call.path, body: .object(members))
+            }
+        }
     }
 
     static let sequences: [Sequence] = {
@@ -78,29 +109,63 @@ struct ProtocolFilesTests {
         }
     }
 
+    /// The lines of the daemon's dead-letter file.
+    static func deadLetters(in daemon: DaemonHarness) throws -> [JSONValue] {
+        let path = daemon.daemon.configuration.deadLetterPath
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            return []
+        }
+        return try text.split(separator: "\n").map { try JSONValue.parse(Array($0.utf8)) }
+    }
+
     @Test(arguments: sequences)
     func eachSequenceMakesTheUpstreamCallsItLists(_ sequence: Sequence) async throws {
         let upstream = try await FakeUpstream()
         defer { upstream.close() }
         // A window longer than any test: the flush releases what coalesced.
-        let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .seconds(600) }
+        let daemon = try await DaemonHarness(upstream: upstream) {
+            $0.coalescingWindow = .seconds(600)
+            if let ttl = sequence.refTTLMilliseconds {
+                $0.refTTL = .milliseconds(ttl)
+            }
+        }
         defer { daemon.tearDown() }
+        let deadLetters = sequence.deadLetters ?? []
         try await TestClient.connect(to: daemon.socketPath) { client async throws in
             for message in sequence.messages {
                 try await client.send(message.jsonText)
             }
             #expect(try await client.flush()?["ok"] == .bool(true))
             let stats = try await client.stats()
-            #expect(stats?["coalesced"]?.integer == Int64(sequence.messages.count - sequence.upstream.count))
+            #expect(
+                stats?["coalesced"]?.integer
+                    == Int64(sequence.messages.count - sequence.upstream.count - deadLetters.count))
+            #expect(stats?["dead_lettered"]?.integer == Int64(deadLetters.count))
             #expect(stats?["ledger_balances"] == .bool(true))
         }
         let received = upstream.succeeded.map { Sequence.Call(path: $0.path, body: $0.json ?? .null) }
-        #expect(received.count == sequence.upstream.count, "\(received)")
-        for request in Set(sequence.upstream.compactMap { $0.body["request_id"] }) {
+        let expected = sequence.upstream(withLogIDs: upstream.logged.map(\.id))
+        #expect(received.count == expected.count, "\(received)")
+        // Calls for one request in the order listed; logs (no request_id) in the order listed,
+        // each before every call that names the id it was answered with.
+        for request in Set(expected.compactMap { $0.body["request_id"] }) {
             #expect(
                 received.filter { $0.body["request_id"] == request }
-                    == sequence.upstream.filter { $0.body["request_id"] == request })
+                    == expected.filter { $0.body["request_id"] == request })
         }
+        #expect(received.filter { $0.body["request_id"] == nil } == expected.filter { $0.body["request_id"] == nil })
+        for (log, id) in zip(received.indices.filter { received[$0].path == "/log-request" }, upstream.logged.map(\.id))
+        {
+            #expect(received[..<log].allSatisfy { $0.body["request_id"] != .integer(id) }, "log \(id) goes first")
+        }
+        let written = try Self.deadLetters(in: daemon)
+        #expect(
+            written.map {
+                Sequence.DeadLetter(
+                    reason: $0["reason"]?.string ?? "", path: $0["path"]?.string ?? "",
+                    requestRef: $0["request_ref"]?.string)
+            }
+                == deadLetters)
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()

@@ -183,7 +183,7 @@ struct SpoolInboxTests {
         let flags = round.entries.map { entry -> String in
             switch entry {
             case .accepted(_, let backlog, let starts): "\(backlog ? "backlog" : "memory")\(starts ? " starts" : "")"
-            case .resolved: "resolved"
+            case .resolved, .learned: "resolved"
             }
         }
         #expect(flags == ["memory", "backlog starts", "backlog"])

@@ -52,6 +52,9 @@ public struct DaemonConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(10)
     /// How long a call is retried before it is dead-lettered as `expired` (`--max-age`).
     public var maximumAge: Duration = .seconds(86_400)
+    /// How long a call that names a ref waits for its `log.request` before it is dead-lettered
+    /// as `unknown_ref`, and how long a ref is remembered after its log is answered (`--ref-ttl`).
+    public var refTTL: Duration = .seconds(3_600)
     /// Where accepted calls are kept until their outcome (`--spool-dir`, else
     /// `$STATE_DIRECTORY`); `nil` runs without a spool, and a stop loses what is undelivered.
     public var spoolDirectory: String?

@@ -39,6 +39,7 @@ public enum Settings {
         .duration("flush-timeout", \.flushTimeout, reloadable: true),
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
         .duration("max-age", \.maximumAge, reloadable: true),
+        .duration("ref-ttl", \.refTTL, reloadable: false),
         // A relative spool directory is taken from the working directory, as the outbox is.
         .optionalPath(
             "spool-dir", \.spoolDirectory, reloadable: false,

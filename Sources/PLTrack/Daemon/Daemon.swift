@@ -71,7 +71,8 @@ public final class Daemon: Service, Sendable {
             capacity: configuration.queueCapacity,
             coalescingWindow: TimeAmount(configuration.coalescingWindow),
             timerLoop: group.next(),
-            journal: journal
+            journal: journal,
+            refTTL: TimeAmount(configuration.refTTL)
         )
         self.readiness = group.next().makePromise(of: Void.self)
         self.gate = DeliveryGate(
@@ -184,6 +185,8 @@ public final class Daemon: Service, Sendable {
             ("pltrackd_queued", "gauge", Double(snapshot.queued)),
             ("pltrackd_retrying", "gauge", Double(snapshot.retrying)),
             ("pltrackd_in_flight", "gauge", Double(snapshot.inFlight)),
+            ("pltrackd_waiting_for_log", "gauge", Double(snapshot.waitingForLog)),
+            ("pltrackd_known_refs", "gauge", Double(snapshot.knownRefs)),
             ("pltrackd_queue_capacity", "gauge", Double(snapshot.queueCapacity)),
             ("pltrackd_workers", "gauge", Double(snapshot.workers)),
             ("pltrackd_upstream_limit", "gauge", Double(snapshot.upstreamLimit)),

@@ -49,6 +49,9 @@ public struct WorkerPool: Sendable {
     /// loop runs there (``DeliveryWorker``).
     public func run() async {
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                await self.recordRefusals()
+            }
             for worker in 0..<self.workers {
                 group.addTask {
                     if let eventLoop = self.upstream.eventLoop(forWorker: worker) {
@@ -109,6 +112,9 @@ public struct WorkerPool: Sendable {
         let isReachable = self.record(response, of: ticket, latency: .now() - started)
         let (retryPolicy, maximumAge) = self.live.read { ($0.retryPolicy, $0.maximumAge) }
         switch retryPolicy.classify(response) {
+        case .delivered where envelope.message.kind == .log:
+            let answer = if case .answered(_, _, let body) = response { body } else { "" }
+            self.pipeline.attemptFinished(envelope, .logged(id: LogAnswer.requestID(in: answer)))
         case .delivered:
             self.pipeline.attemptFinished(envelope, .delivered)
         case .retry(let notBefore):
@@ -178,9 +184,31 @@ public struct WorkerPool: Sendable {
         }
     }
 
+    /// Writes the calls the pipeline will not send (their ref's log failed or never came) to
+    /// the dead letters, as they come, until the pipeline stops.
+    private func recordRefusals() async {
+        for await refused in self.pipeline.refusals {
+            for call in refused {
+                self.stats.refused(call.reason)
+                self.deadLetter(call.envelope, status: 0, response: call.detail, reason: call.reason.rawValue) {
+                    self.pipeline.refusalRecorded(call.envelope)
+                }
+            }
+        }
+    }
+
     /// Writes `envelope` to the dead letters with `reason` (`rejected` for a final refusal,
     /// `expired` past `--max-age`) and records its outcome.
     private func deadLetter(_ envelope: Envelope, status: Int, response: String, reason: String) {
+        self.deadLetter(envelope, status: status, response: response, reason: reason) {
+            self.pipeline.attemptFinished(envelope, .deadLettered)
+        }
+    }
+
+    /// Writes `envelope` to the dead letters, then reports it with `recorded`.
+    private func deadLetter(
+        _ envelope: Envelope, status: Int, response: String, reason: String, recorded: () -> Void
+    ) {
         let metadata: Logger.Metadata = [
             "upstream_status": "\(status)",
             "request_id": "\(envelope.message.coalescingKey.requestID)",
@@ -197,7 +225,7 @@ public struct WorkerPool: Sendable {
                 metadata: metadata.merging(["error": "\(error)"]) { $1 }
             )
         }
-        self.pipeline.attemptFinished(envelope, .deadLettered)
+        recorded()
     }
 
     /// The status and body of the last answer, or 0 and the failure for no answer.

@@ -41,13 +41,22 @@ public final class Pipeline: Sendable {
     private let retries: RetryScheduler
     /// Where every accepted call is kept until its outcome, when the daemon runs with a spool.
     public let journal: SpoolJournal?
+    /// Calls the pipeline will not send (their ref's log failed or never came), for the
+    /// workers to write to the dead letters and report with ``refusalRecorded(_:)``.
+    let refusals: AsyncStream<[RefusedCall]>
+    private let refusalsInput: AsyncStream<[RefusedCall]>.Continuation
 
     /// - Parameters:
     ///   - capacity: the most calls held in memory at once (`--queue-capacity`).
     ///   - coalescingWindow: how long a call may wait for a newer one (`--coalesce-window`).
     ///   - timerLoop: the event loop that runs the coalescing and retry timers.
     ///   - journal: the spool; what it recovered is dispatched again.
-    public init(capacity: Int, coalescingWindow: TimeAmount, timerLoop: any EventLoop, journal: SpoolJournal? = nil) {
+    ///   - refTTL: how long a ref is remembered after its log is answered, and how long a call
+    ///     waits for a log that does not come (`--ref-ttl`).
+    public init(
+        capacity: Int, coalescingWindow: TimeAmount, timerLoop: any EventLoop, journal: SpoolJournal? = nil,
+        refTTL: TimeAmount = .hours(1)
+    ) {
         self.locked = NIOLockedValueBox(
             Locked(
                 machine: PipelineStateMachine(
@@ -55,9 +64,12 @@ public final class Pipeline: Sendable {
                     coalescingWindow: coalescingWindow,
                     spooled: journal != nil,
                     recovered: journal?.recovery.pending ?? 0,
-                    highestSequence: journal?.recovery.highestSequence ?? 0
+                    highestSequence: journal?.recovery.highestSequence ?? 0,
+                    refTTL: refTTL,
+                    learned: journal?.recovery.learned ?? []
                 ))
         )
+        (self.refusals, self.refusalsInput) = AsyncStream.makeStream()
         self.timerLoop = timerLoop
         self.retries = RetryScheduler(loop: timerLoop)
         self.journal = journal
@@ -252,7 +264,15 @@ public final class Pipeline: Sendable {
     /// Records the result of one upstream attempt.
     func attemptFinished(_ envelope: Envelope, _ result: PipelineStateMachine.AttemptResult) {
         let work = self.locked.withLockedValue { state in
-            self.settle(state.machine.attemptFinished(envelope, result), &state)
+            self.settle(state.machine.attemptFinished(envelope, result, now: .now()), &state)
+        }
+        self.perform(work)
+    }
+
+    /// A refused call (from ``refusals``) is in the dead letters.
+    func refusalRecorded(_ envelope: Envelope) {
+        let work = self.locked.withLockedValue { state in
+            self.settle(state.machine.refusalRecorded(envelope), &state)
         }
         self.perform(work)
     }
@@ -282,6 +302,7 @@ public final class Pipeline: Sendable {
             state.machine.stop()
             return state.waitingWorkers.removeAll()
         }
+        self.refusalsInput.finish()
         for worker in workers {
             worker.resume(returning: nil)
         }
@@ -305,6 +326,7 @@ public final class Pipeline: Sendable {
     private func settle(_ effects: PipelineEffects, _ state: inout Locked) -> Work {
         if let journal = self.journal {
             journal.resolve(effects.resolved)
+            journal.learned(effects.learned)
             let wanted = state.machine.backlogWanted
             if wanted > 0 {
                 state.machine.readingBacklog()
@@ -362,6 +384,9 @@ public final class Pipeline: Sendable {
         }
         for promise in work.ingest {
             promise.succeed()
+        }
+        if !work.effects.refused.isEmpty {
+            self.refusalsInput.yield(work.effects.refused)
         }
         if let deadline = work.effects.timer {
             self.timerLoop.scheduleTask(deadline: deadline) {

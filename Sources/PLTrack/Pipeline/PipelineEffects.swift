@@ -22,6 +22,10 @@ struct PipelineEffects: Equatable {
     var resumedIngest: [CapacityWaiterID] = []
     /// Sequence numbers of calls that reached a final outcome, for the spool to record.
     var resolved: [UInt64] = []
+    /// Logs PromptLayer answered, with the id, for the spool to record (which resolves them).
+    var learned: [LearnedRef] = []
+    /// Calls that will not be sent: the driver writes them to the dead letters.
+    var refused: [RefusedCall] = []
 
     static let none = PipelineEffects()
 
@@ -34,5 +38,7 @@ struct PipelineEffects: Equatable {
         self.completedFlushes += other.completedFlushes
         self.resumedIngest += other.resumedIngest
         self.resolved += other.resolved
+        self.learned += other.learned
+        self.refused += other.refused
     }
 }

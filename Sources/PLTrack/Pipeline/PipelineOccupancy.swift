@@ -4,6 +4,10 @@ public struct PipelineOccupancy: Sendable, Equatable, Codable {
     public var coalescing: Int
     /// Ready for the next free worker.
     public var ready: Int
+    /// Naming a ref whose `log.request` has not come yet (not counted against `capacity`).
+    public var waitingForLog: Int = 0
+    /// Refs remembered with the id PromptLayer gave their log, or its failure.
+    public var knownRefs: Int = 0
     /// Waiting out a retry backoff.
     public var retrying: Int
     /// Being sent upstream.

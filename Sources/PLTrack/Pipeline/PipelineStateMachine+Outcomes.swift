@@ -46,6 +46,9 @@ extension PipelineStateMachine {
     /// How one upstream attempt ended, as far as the pipeline cares.
     enum AttemptResult: Equatable {
         case delivered
+        /// A `log.request` delivered, with the id PromptLayer answered it with (`nil` when its
+        /// answer had none).
+        case logged(id: Int64?)
         case deadLettered
         case retry(at: NIODeadline)
     }

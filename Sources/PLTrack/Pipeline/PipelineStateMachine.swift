@@ -32,6 +32,10 @@ struct PipelineStateMachine {
     private var capacityWaiters: [CapacityWaiterID] = []
     private var armedTimer: NIODeadline?
     private var order = RequestOrder()
+    /// Calls that name a `log.request`'s ref, and what is known of each ref.
+    private var refs: RequestRefs
+    /// Refused calls the driver is writing to the dead letters (``refusalRecorded(_:)``).
+    private var refusing = 0
     /// Whether every accepted call is spooled, so that a full memory queue spills to disk.
     let isSpooled: Bool
     /// Calls accepted to the spool only, not yet read back.
@@ -50,10 +54,18 @@ struct PipelineStateMachine {
     ///   - spooled: whether a spool keeps every call, so that the backlog may live on disk.
     ///   - recovered: calls a spool replay found undelivered; they start as the backlog.
     ///   - highestSequence: the last sequence number the spool used; numbering continues after.
+    ///   - refTTL: how long a ref is remembered after its log is answered, and how long a call
+    ///     waits for a log that does not come (`--ref-ttl`).
+    ///   - learned: refs whose log a spool replay found answered, with PromptLayer's ids.
     init(
         capacity: Int, coalescingWindow: TimeAmount, spooled: Bool = false, recovered: Int = 0,
-        highestSequence: UInt64 = 0
+        highestSequence: UInt64 = 0, refTTL: TimeAmount = .hours(1), learned: [LearnedRef] = [],
+        now: NIODeadline = .now()
     ) {
+        self.refs = RequestRefs(ttl: refTTL)
+        for entry in learned {
+            self.refs.learned(entry.ref, id: entry.id, now: now)
+        }
         self.capacity = capacity
         self.coalescer = Coalescer(window: coalescingWindow)
         self.timerSlack = Self.slack(for: coalescingWindow)
@@ -74,8 +86,12 @@ struct PipelineStateMachine {
         self.coalescer.count + self.queue.readyCount + self.retrying + self.inFlight + self.order.parkedCount
     }
 
-    /// Calls without a final outcome: in memory or in the backlog.
-    var held: Int { self.inMemory + self.backlog }
+    /// Calls without a final outcome: in memory, in the backlog, waiting for their ref's log
+    /// or on their way to the dead letters.
+    ///
+    /// Calls waiting for a log do not count against `capacity` (``inMemory``): the log they wait
+    /// for may be behind them in the backlog, and must be read.
+    var held: Int { self.inMemory + self.backlog + self.refs.waitingCount + self.refusing }
 
     /// The ledger with `held` filled in.
     var currentLedger: Ledger {
@@ -89,6 +105,8 @@ struct PipelineStateMachine {
         PipelineOccupancy(
             coalescing: self.coalescer.count,
             ready: self.queue.readyCount + self.order.parkedCount,
+            waitingForLog: self.refs.waitingCount,
+            knownRefs: self.refs.knownCount,
             retrying: self.retrying,
             inFlight: self.inFlight,
             backlog: self.backlog,
@@ -173,11 +191,19 @@ struct PipelineStateMachine {
         if let armed = self.armedTimer, armed <= now {
             self.armedTimer = nil
         }
-        self.dispatch(self.coalescer.removeDue(now: now + self.timerSlack), &effects)
-        if let next = self.coalescer.nextDeadline {
+        self.dispatch(self.coalescer.removeDue(now: now + self.timerSlack), now: now, &effects)
+        for refused in self.refs.expire(now: now + self.timerSlack) {
+            self.refuse(refused, &effects)
+        }
+        if let next = self.nextDeadline {
             self.arm(next, &effects)
         }
         return effects
+    }
+
+    /// When the timer must fire next: the coalescing window's or a ref's deadline.
+    private var nextDeadline: NIODeadline? {
+        [self.coalescer.nextDeadline, self.refs.nextDeadline].compactMap { $0 }.min()
     }
 
     /// Calls whose backoff ended come back from delivery's retry schedule, soonest first.
@@ -201,7 +227,9 @@ struct PipelineStateMachine {
         return .assigned(envelope)
     }
 
-    mutating func attemptFinished(_ envelope: Envelope, _ result: AttemptResult) -> PipelineEffects {
+    mutating func attemptFinished(
+        _ envelope: Envelope, _ result: AttemptResult, now: NIODeadline = .now()
+    ) -> PipelineEffects {
         var effects = PipelineEffects()
         self.inFlight -= 1
         self.backlogReadFoundNothing = false
@@ -209,11 +237,19 @@ struct PipelineStateMachine {
         case .delivered:
             self.ledger.delivered += 1
             self.resolve(envelope, &effects)
-            self.requestEnded(envelope)
+            self.requestEnded(envelope, now: now, &effects)
+        case .logged(let id):
+            self.ledger.delivered += 1
+            self.logAnswered(envelope, id: id, now: now, &effects)
+            self.requestEnded(envelope, now: now, &effects)
         case .deadLettered:
             self.ledger.deadLettered += 1
             self.resolve(envelope, &effects)
-            self.requestEnded(envelope)
+            if let ref = envelope.message.coalescingKey.requestID.ref, envelope.message.kind == .log {
+                self.refs.failed(
+                    ref, .logFailed, detail: "the log.request with this ref was dead-lettered", now: now)
+            }
+            self.requestEnded(envelope, now: now, &effects)
         case .retry(let due):
             self.retrying += 1
             effects.retries.append(ScheduledRetry(due: due, envelope: envelope))
@@ -222,19 +258,69 @@ struct PipelineStateMachine {
         return effects
     }
 
-    /// The call on its way for a request ended; the one parked behind it goes next.
-    private mutating func requestEnded(_ envelope: Envelope) {
-        if let next = self.order.finished(envelope.message.coalescingKey.requestID) {
-            self.queue.append(next)
+    /// A refused call is in the dead letters: it ends there.
+    mutating func refusalRecorded(_ envelope: Envelope) -> PipelineEffects {
+        var effects = PipelineEffects()
+        self.refusing -= 1
+        self.ledger.deadLettered += 1
+        self.resolve(envelope, &effects)
+        self.releaseIngest(&effects)
+        return effects
+    }
+
+    /// PromptLayer answered a `log.request`: with the id, the calls for its ref may go; without
+    /// one, they are refused. With a spool, the answer is recorded with the id, so that after
+    /// a restart the calls still find it and the log is not sent again.
+    private mutating func logAnswered(
+        _ envelope: Envelope, id: Int64?, now: NIODeadline, _ effects: inout PipelineEffects
+    ) {
+        guard let ref = envelope.message.coalescingKey.requestID.ref else {
+            self.resolve(envelope, &effects)
+            return
+        }
+        guard let id else {
+            self.refs.failed(ref, .logFailed, detail: "PromptLayer answered the log.request without an id", now: now)
+            self.resolve(envelope, &effects)
+            return
+        }
+        self.refs.learned(ref, id: id, now: now)
+        if self.isSpooled {
+            effects.learned.append(LearnedRef(sequence: envelope.sequence, ref: ref, id: id))
+        }
+        self.resolve(envelope, onDisk: false, &effects)
+        if let next = self.refs.nextDeadline {
+            self.arm(next, &effects)
+        }
+    }
+
+    /// The call on its way for a request ended; the one parked behind it goes next. A call
+    /// that names a ref goes with the id its log was answered with, or is refused when the log
+    /// failed (and the next one is looked at).
+    private mutating func requestEnded(_ envelope: Envelope, now: NIODeadline, _ effects: inout PipelineEffects) {
+        let request = envelope.message.coalescingKey.requestID
+        while let next = self.order.finished(request) {
+            guard let ref = request.ref, next.message.kind != .log else {
+                self.queue.append(next)
+                return
+            }
+            switch self.refs.route(next, ref: ref, isOrdered: false, now: now) {
+            case .ready(let ready):
+                self.queue.append(ready)
+                return
+            case .refused(let refused):
+                self.refuse(refused, &effects)
+            case .waiting:
+                self.armRefs(&effects)
+            }
         }
     }
 
     /// Starts a `flush`: everything coalescing is released now, and the flush completes when
     /// every call accepted so far has a final outcome. When nothing is outstanding, the returned
     /// effects already list `id` as completed.
-    mutating func flush(_ id: FlushID) -> PipelineEffects {
+    mutating func flush(_ id: FlushID, now: NIODeadline = .now()) -> PipelineEffects {
         var effects = PipelineEffects()
-        self.dispatch(self.coalescer.removeAll(), &effects)
+        self.dispatch(self.coalescer.removeAll(), now: now, &effects)
         let outstanding = self.held
         if outstanding == 0 {
             effects.completedFlushes.append(id)
@@ -274,13 +360,13 @@ struct PipelineStateMachine {
 
     /// Stops taking calls; what is held is still dispatched. Paused connections are resumed so
     /// they can answer `shutting_down`.
-    mutating func beginDraining() -> PipelineEffects {
+    mutating func beginDraining(now: NIODeadline = .now()) -> PipelineEffects {
         var effects = PipelineEffects()
         guard case .running = self.phase else {
             return effects
         }
         self.phase = .draining
-        self.dispatch(self.coalescer.removeAll(), &effects)
+        self.dispatch(self.coalescer.removeAll(), now: now, &effects)
         effects.resumedIngest = self.capacityWaiters
         self.capacityWaiters = []
         return effects
@@ -316,7 +402,7 @@ struct PipelineStateMachine {
     /// Takes a call into memory: to the coalescer, or straight on when coalescing is off.
     private mutating func take(_ envelope: Envelope, now: NIODeadline, _ effects: inout PipelineEffects) {
         if self.coalescer.window <= .zero {
-            self.dispatch([envelope], &effects)
+            self.dispatch([envelope], now: now, &effects)
             return
         }
         switch self.coalescer.insert(envelope, now: now) {
@@ -328,17 +414,55 @@ struct PipelineStateMachine {
     }
 
     /// Calls due for upstream go to the ready queue, unless another for their request is on
-    /// its way; then they wait behind it.
-    private mutating func dispatch(_ envelopes: [Envelope], _ effects: inout PipelineEffects) {
+    /// its way; then they wait behind it. A call that names a ref goes with its id, waits for
+    /// its log, or is refused (``RequestRefs``); a log takes the calls that waited for it
+    /// behind it.
+    private mutating func dispatch(_ envelopes: [Envelope], now: NIODeadline, _ effects: inout PipelineEffects) {
         for envelope in envelopes {
-            switch self.order.admit(envelope) {
-            case .dispatch:
-                self.queue.append(envelope)
-            case .parked(let ended, let absorbed):
-                if let ended {
-                    self.coalesced(ended, absorbed: absorbed, &effects)
-                }
+            guard let ref = envelope.message.coalescingKey.requestID.ref else {
+                self.admit(envelope, &effects)
+                continue
             }
+            if envelope.message.kind == .log {
+                self.admit(envelope, &effects)
+                for waiting in self.refs.logTaken(ref) {
+                    self.admit(waiting, &effects)
+                }
+                continue
+            }
+            let isOrdered = self.order.isActive(envelope.message.coalescingKey.requestID)
+            switch self.refs.route(envelope, ref: ref, isOrdered: isOrdered, now: now) {
+            case .ready(let ready):
+                self.admit(ready, &effects)
+            case .waiting:
+                self.armRefs(&effects)
+            case .refused(let refused):
+                self.refuse(refused, &effects)
+            }
+        }
+    }
+
+    private mutating func admit(_ envelope: Envelope, _ effects: inout PipelineEffects) {
+        switch self.order.admit(envelope) {
+        case .dispatch:
+            self.queue.append(envelope)
+        case .parked(let ended, let absorbed):
+            if let ended {
+                self.coalesced(ended, absorbed: absorbed, &effects)
+            }
+        }
+    }
+
+    /// A call will not be sent: the driver writes its dead letter, then reports
+    /// ``refusalRecorded(_:)``.
+    private mutating func refuse(_ refused: RefusedCall, _ effects: inout PipelineEffects) {
+        self.refusing += 1
+        effects.refused.append(refused)
+    }
+
+    private mutating func armRefs(_ effects: inout PipelineEffects) {
+        if let next = self.refs.nextDeadline {
+            self.arm(next, &effects)
         }
     }
 

@@ -22,6 +22,11 @@ struct RequestOrder {
     /// Calls parked behind another for the same request.
     private(set) var parkedCount = 0
 
+    /// Whether a call for `request` is on its way (ready, in flight or waiting to retry).
+    func isActive(_ request: RequestID) -> Bool {
+        self.active.contains(request)
+    }
+
     mutating func admit(_ envelope: Envelope) -> Admission {
         let request = envelope.message.coalescingKey.requestID
         guard self.active.contains(request) else {

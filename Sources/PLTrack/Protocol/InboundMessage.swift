@@ -54,6 +54,8 @@ public enum TrackKind: String, Sendable, Hashable, CaseIterable {
     case metadata = "track.metadata"
     case score = "track.score"
     case group = "track.group"
+    /// The request log itself; PromptLayer answers it with the id the others name.
+    case log = "log.request"
 
     /// The PromptLayer REST path for this kind.
     public var path: String {
@@ -62,6 +64,7 @@ public enum TrackKind: String, Sendable, Hashable, CaseIterable {
         case .metadata: "/rest/track-metadata"
         case .score: "/rest/track-score"
         case .group: "/rest/track-group"
+        case .log: "/log-request"
         }
     }
 }
@@ -91,14 +94,24 @@ public enum CoalescingDetail: Hashable, Sendable {
 }
 
 /// A PromptLayer `request_id`: the API accepts an integer or a string, and they are distinct.
+/// Or the client's ref for a request it logged through pltrackd, whose id PromptLayer gives
+/// in its answer to the `log.request`.
 public enum RequestID: Hashable, Sendable, CustomStringConvertible {
     case integer(Int64)
     case string(String)
+    /// A `log.request`'s `ref`, named by the log itself and by the calls with `request_ref`.
+    case ref(String)
 
     public var description: String {
         switch self {
         case .integer(let value): String(value)
         case .string(let value): value
+        case .ref(let value): "ref \(value)"
         }
+    }
+
+    /// The ref, for a request named by one.
+    public var ref: String? {
+        if case .ref(let value) = self { value } else { nil }
     }
 }

@@ -79,14 +79,24 @@ struct MessageFields {
         return value
     }
 
-    /// `request_id`: an integer that fits in 64 bits, or, where `allowsString`, a non-empty string.
+    /// `request_id`: an integer that fits in 64 bits, or, where `allowsString`, a non-empty string;
+    /// or instead `request_ref`, the ref of a `log.request` whose id PromptLayer gives later.
     func requestID(allowsString: Bool) throws(ProtocolError) -> RequestID {
         let rule =
             allowsString
             ? "field \"request_id\" must be an integer that fits in 64 bits or a non-empty string"
             : "field \"request_id\" must be an integer that fits in 64 bits"
-        guard let member = self.member("request_id"), member.kind != .null else {
-            throw .invalidMessage("field \"request_id\" is required")
+        let given = self.member("request_id").flatMap { $0.kind == .null ? nil : $0 }
+        if let ref = try self.optionalRef("request_ref") {
+            guard given == nil else {
+                throw .invalidMessage(
+                    "fields \"request_id\" and \"request_ref\" cannot both be given; name the request by one of them")
+            }
+            return .ref(ref)
+        }
+        guard let member = given else {
+            throw .invalidMessage(
+                "field \"request_id\" is required (or \"request_ref\", the ref of a log.request)")
         }
         switch member.kind {
         case .integer(let text):
@@ -99,6 +109,23 @@ struct MessageFields {
         default:
             throw .invalidMessage(rule)
         }
+    }
+
+    /// A ref: a non-empty string of at most ``MessageValidator/maximumRefBytes`` bytes of UTF-8,
+    /// chosen by the client to name one `log.request`.
+    func optionalRef(_ name: String) throws(ProtocolError) -> String? {
+        guard let member = self.member(name), member.kind != .null else {
+            return nil
+        }
+        let rule = "field \"\(name)\" must be a non-empty string of at most \(MessageValidator.maximumRefBytes) bytes"
+        guard case .string(let value) = member.kind, value.scalarCount > 0 else {
+            throw .invalidMessage(rule)
+        }
+        let text = self.text(value)
+        guard text.utf8.count <= MessageValidator.maximumRefBytes else {
+            throw .invalidMessage(rule)
+        }
+        return text
     }
 
     /// A required integer within `range`, read exactly (never through a `Double`).
@@ -125,14 +152,18 @@ struct MessageFields {
         Int64(String(decoding: self.bytes[text.range], as: UTF8.self))
     }
 
-    /// The upstream body: every member but `type`, `id` and those set to `null`, byte for byte. When the members
-    /// kept lie together (`type` and `id` first or last), it is a slice of `payload`; otherwise
-    /// they are copied, joined by commas.
-    func upstreamBody(from payload: ByteBuffer) -> TrackBody {
+    /// The upstream body: every member but `type`, `id`, `request_ref`, those named in
+    /// `omitting` and those set to `null`, byte for byte. When the members kept lie together
+    /// (`type` and `id` first or last), it is a slice of `payload`; otherwise they are copied,
+    /// joined by commas.
+    func upstreamBody(from payload: ByteBuffer, omitting: [String] = []) -> TrackBody {
+        let isForwarded = { (member: JSONMember) in
+            self.isForwarded(member) && !omitting.contains { member.key.equals($0, in: self.bytes) }
+        }
         var first: Int?
         var last = 0
         var keptCount = 0
-        for index in self.members.indices where self.isForwarded(self.members[index]) {
+        for index in self.members.indices where isForwarded(self.members[index]) {
             first = first ?? index
             last = index
             keptCount += 1
@@ -149,7 +180,7 @@ struct MessageFields {
         }
         var members = ByteBuffer()
         members.reserveCapacity(payload.readableBytes)
-        for index in first...last where self.isForwarded(self.members[index]) {
+        for index in first...last where isForwarded(self.members[index]) {
             if index != first {
                 members.writeStaticString(",")
             }
@@ -158,9 +189,11 @@ struct MessageFields {
         return TrackBody(members: members)
     }
 
-    /// Whether `member` goes upstream: all but `type`, `id`, and members whose value is `null`
-    /// (an optional field given as `null` is absent, and PromptLayer is sent it absent).
+    /// Whether `member` goes upstream: all but `type`, `id`, `request_ref` (replaced by the
+    /// `request_id` PromptLayer gave), and members whose value is `null` (an optional field
+    /// given as `null` is absent, and PromptLayer is sent it absent).
     private func isForwarded(_ member: JSONMember) -> Bool {
         member.kind != .null && !member.key.equals("type", in: self.bytes) && !member.key.equals("id", in: self.bytes)
+            && !member.key.equals("request_ref", in: self.bytes)
     }
 }

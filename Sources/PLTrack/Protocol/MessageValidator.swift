@@ -15,6 +15,8 @@ public struct MessageValidator: Sendable {
     public static let maximumIDLength = 128
     /// The longest `label`, in characters.
     public static let maximumLabelLength = 512
+    /// The longest `ref` or `request_ref`, in bytes of UTF-8: a UUID fits three times over.
+    public static let maximumRefBytes = 128
     /// The longest `flush` timeout a client may ask for: one day.
     public static let maximumFlushTimeoutMilliseconds: Int64 = 86_400_000
 
@@ -70,6 +72,8 @@ public struct MessageValidator: Sendable {
             return .track(try TrackScoreRules.validate(fields, replyID: replyID, payload: payload))
         case TrackKind.group.rawValue:
             return .track(try TrackGroupRules.validate(fields, replyID: replyID, payload: payload))
+        case TrackKind.log.rawValue:
+            return .track(try LogRequestRules.validate(fields, replyID: replyID, payload: payload))
         case "stats":
             return .stats(id: replyID, format: try fields.statsFormat())
         case "ping":

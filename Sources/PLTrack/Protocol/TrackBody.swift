@@ -46,6 +46,19 @@ public struct TrackBody: Sendable, Equatable, CustomStringConvertible {
         return TrackBody(members: own)
     }
 
+    /// The body with `"request_id": id` first: a call that named its request by `request_ref`,
+    /// once PromptLayer has given the id (the ref itself is never in the body).
+    public func naming(requestID id: Int64) -> TrackBody {
+        var members = ByteBufferAllocator().buffer(capacity: self.members.readableBytes + 32)
+        members.writeStaticString("\"request_id\":")
+        members.writeString(String(id))
+        if self.members.readableBytes > 0 {
+            members.writeStaticString(",")
+            members.writeImmutableBuffer(self.members)
+        }
+        return TrackBody(members: members)
+    }
+
     /// Spare storage a body may keep before ``compacted()`` copies it out.
     private static let slack = 256
 

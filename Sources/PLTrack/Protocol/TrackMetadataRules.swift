@@ -19,7 +19,7 @@ enum TrackMetadataRules {
     }
 
     /// `metadata`: an object whose values are all strings, each name given once.
-    private static func checkMetadata(_ fields: MessageFields) throws(ProtocolError) {
+    static func checkMetadata(_ fields: MessageFields) throws(ProtocolError) {
         guard let member = fields.member("metadata"), member.kind != .null else {
             throw .invalidMessage("field \"metadata\" is required")
         }

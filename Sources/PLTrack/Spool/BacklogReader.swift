@@ -65,7 +65,7 @@ final class BacklogReader {
                     messages.append(message)
                 case .relocated(let message) where self.replayPending.remove(message.sequence) != nil:
                     messages.append(message)
-                case .accepted, .relocated, .resolved:
+                case .accepted, .relocated, .resolved, .learned:
                     break
                 }
             case .end, .damaged:

@@ -43,6 +43,8 @@ enum SpoolDirectory {
         /// How many calls each segment holds records of, resolved or not: how much of a
         /// segment is still live decides whether it is compacted.
         var callsPerSegment: [UInt64: Int] = [:]
+        /// Logs PromptLayer answered, with the ids their refs stand for, in the order recorded.
+        var learned: [LearnedRef] = []
 
         static let empty = Replay(pending: [], segments: [], damage: [], highestSequence: 0)
     }
@@ -89,6 +91,7 @@ enum SpoolDirectory {
         var damage: [Damage] = []
         var highest: UInt64 = 0
         var calls: [UInt64: Int] = [:]
+        var learned: [LearnedRef] = []
         for segment in segments {
             let contents = FileManager.default.contents(atPath: segment.path) ?? Data()
             let replay = SegmentReplay.read(ByteBuffer(bytes: contents))
@@ -99,8 +102,11 @@ enum SpoolDirectory {
                         acceptedAtMilliseconds: message.acceptedAtMilliseconds)
                     highest = max(highest, message.sequence)
                     calls[segment.index, default: 0] += 1
-                } else if case .resolved(let sequence) = record {
+                } else if let sequence = record.resolvedSequence {
                     pending[sequence] = nil
+                    if case .learned(let entry) = record {
+                        learned.append(entry)
+                    }
                 }
             }
             if let found = replay.damage {
@@ -112,6 +118,6 @@ enum SpoolDirectory {
         }
         return Replay(
             pending: pending.values.sorted { $0.sequence < $1.sequence }, segments: segments, damage: damage,
-            highestSequence: highest, callsPerSegment: calls)
+            highestSequence: highest, callsPerSegment: calls, learned: learned)
     }
 }

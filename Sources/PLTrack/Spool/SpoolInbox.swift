@@ -145,6 +145,16 @@ struct SpoolInbox {
         return self.wakeWriter()
     }
 
+    /// Queues the records of logs PromptLayer answered, which resolve them.
+    mutating func learned(_ refs: [LearnedRef]) -> Wake {
+        guard !refs.isEmpty else {
+            return .none
+        }
+        self.queued.entries.append(contentsOf: refs.map { .learned($0) })
+        self.entriesQueued += UInt64(refs.count)
+        return self.wakeWriter()
+    }
+
     /// Asks for up to `limit` backlog calls, read after everything queued is written.
     mutating func readBacklog(limit: Int) -> Wake {
         self.queued.backlogLimit += limit

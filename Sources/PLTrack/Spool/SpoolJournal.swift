@@ -28,6 +28,8 @@ public final class SpoolJournal: Sendable {
         public var damage: [String]
         /// Bytes skipped after damage.
         public var bytesSkipped: Int
+        /// Logs PromptLayer answered, with the ids: calls that name their refs go with them.
+        var learned: [LearnedRef] = []
     }
 
     /// The spool's size and its oldest undelivered message, for stats.
@@ -85,7 +87,8 @@ public final class SpoolJournal: Sendable {
             highestSequence: replay.highestSequence,
             segments: replay.segments.count,
             damage: replay.damage.map(\.description),
-            bytesSkipped: replay.damage.reduce(0) { $0 + $1.bytesSkipped }
+            bytesSkipped: replay.damage.reduce(0) { $0 + $1.bytesSkipped },
+            learned: replay.learned
         )
         let writer = SpoolWriterSide(
             store: store, backlog: BacklogReader(directory: directory, replay: replay),
@@ -130,6 +133,14 @@ public final class SpoolJournal: Sendable {
             return
         }
         self.perform(self.inbox.withLockedValue { $0.resolve(sequences) })
+    }
+
+    /// Queues the records of logs PromptLayer answered, with the ids; each resolves its log.
+    func learned(_ refs: [LearnedRef]) {
+        guard !refs.isEmpty else {
+            return
+        }
+        self.perform(self.inbox.withLockedValue { $0.learned(refs) })
     }
 
     /// Asks the writer for up to `limit` backlog calls, oldest first; they arrive through

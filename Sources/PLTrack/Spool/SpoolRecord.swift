@@ -15,17 +15,30 @@ enum SpoolRecord: Equatable {
     /// Replay takes it as the message; the backlog reader skips it, since the pipeline had
     /// the message already.
     case relocated(SpooledMessage)
+    /// PromptLayer answered the `log.request` with this sequence number with an id: the log is
+    /// resolved, and calls that name its ref go with the id.
+    case learned(LearnedRef)
 
     static let headerLength = 9
     private static let acceptedType: UInt8 = 1
     private static let resolvedType: UInt8 = 2
     private static let relocatedType: UInt8 = 3
+    private static let learnedType: UInt8 = 4
 
     /// The message an `accepted` or `relocated` record holds.
     var message: SpooledMessage? {
         switch self {
         case .accepted(let message), .relocated(let message): message
-        case .resolved: nil
+        case .resolved, .learned: nil
+        }
+    }
+
+    /// The sequence number of the call an outcome record resolves.
+    var resolvedSequence: UInt64? {
+        switch self {
+        case .resolved(let sequence): sequence
+        case .learned(let learned): learned.sequence
+        case .accepted, .relocated: nil
         }
     }
 
@@ -65,6 +78,14 @@ enum SpoolRecord: Equatable {
             checksum = gather.writeFraming { buffer in
                 buffer.writeInteger(Self.resolvedType)
                 buffer.writeInteger(sequence)
+                return Self.checksum(of: buffer, from: headerIndex + 8)
+            }
+        case .learned(let learned):
+            checksum = gather.writeFraming { buffer in
+                buffer.writeInteger(Self.learnedType)
+                buffer.writeInteger(learned.sequence)
+                buffer.writeInteger(learned.id)
+                buffer.writeString(learned.ref)
                 return Self.checksum(of: buffer, from: headerIndex + 8)
             }
         }
@@ -125,6 +146,14 @@ enum SpoolRecord: Equatable {
             record = body.readInteger(as: UInt64.self).map { .resolved(sequence: $0) }
         case Self.relocatedType:
             record = SpooledMessage.read(from: &body).map { .relocated($0) }
+        case Self.learnedType:
+            if let sequence = body.readInteger(as: UInt64.self), let id = body.readInteger(as: Int64.self),
+                let ref = body.readString(length: body.readableBytes)
+            {
+                record = .learned(LearnedRef(sequence: sequence, ref: ref, id: id))
+            } else {
+                record = nil
+            }
         default:
             record = nil
         }
@@ -149,7 +178,7 @@ struct SpooledMessage: Equatable {
         let requestID =
             switch self.requestID {
             case .integer: 8
-            case .string(let value): 4 + value.utf8.count
+            case .string(let value), .ref(let value): 4 + value.utf8.count
             }
         return SpoolRecord.headerLength + 8 + 8 + 4 + self.kind.rawValue.utf8.count + 1 + requestID + 4
             + self.body.byteCount
@@ -166,6 +195,9 @@ struct SpooledMessage: Equatable {
             buffer.writeInteger(value)
         case .string(let value):
             buffer.writeInteger(UInt8(1))
+            Self.writeString(value, to: &buffer)
+        case .ref(let value):
+            buffer.writeInteger(UInt8(2))
             Self.writeString(value, to: &buffer)
         }
         buffer.writeInteger(UInt32(self.body.byteCount))
@@ -187,6 +219,9 @@ struct SpooledMessage: Equatable {
         case 1:
             guard let value = Self.readString(from: &buffer) else { return nil }
             requestID = .string(value)
+        case 2:
+            guard let value = Self.readString(from: &buffer) else { return nil }
+            requestID = .ref(value)
         default:
             return nil
         }

@@ -8,6 +8,8 @@ struct SpoolRound {
         /// backlog reader is to start at its record.
         case accepted(SpooledMessage, backlog: Bool, startsBacklog: Bool)
         case resolved(UInt64)
+        /// A log PromptLayer answered: resolved, with the id its calls need.
+        case learned(LearnedRef)
     }
 
     /// What performing a round found.

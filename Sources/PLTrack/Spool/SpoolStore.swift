@@ -66,6 +66,8 @@ final class SpoolStore {
                 self.checkpoint(message.sequence, acceptedAt: message.acceptedAtMilliseconds)
             case .resolved(let sequence):
                 self.delete(self.ledger.resolved(sequence: sequence))
+            case .learned(let learned):
+                self.delete(self.ledger.resolved(sequence: learned.sequence))
             case .relocated:
                 // Only ``copyForward(from:)`` writes these, and it tells the ledger itself.
                 break

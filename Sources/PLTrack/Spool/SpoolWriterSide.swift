@@ -80,6 +80,8 @@ final class SpoolWriterSide: @unchecked Sendable {
                 records.append(.accepted(message))
             case .resolved(let sequence):
                 records.append(.resolved(sequence: sequence))
+            case .learned(let learned):
+                records.append(.learned(learned))
             }
         }
         do {

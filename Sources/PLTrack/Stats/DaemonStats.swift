@@ -25,6 +25,7 @@ public final class DaemonStats: Sendable {
     private let retries: Counter
     private let deadLetterWriteFailures: Counter
     private let rejections: [ProtocolError.Code: Counter]
+    private let refusals: [RefusedCall.Reason: Counter]
     private let latency: Timer
     /// Serialises the connection limit check, so the limit is exact under concurrent accepts.
     private let connectionLimit = NIOLock()
@@ -53,6 +54,11 @@ public final class DaemonStats: Sendable {
                 ($0, Counter(label: Names.rejected, dimensions: [("code", $0.rawValue)], factory: registry))
             }
         )
+        self.refusals = Dictionary(
+            uniqueKeysWithValues: RefusedCall.Reason.allCases.map {
+                ($0, Counter(label: Names.refused, dimensions: [("reason", $0.rawValue)], factory: registry))
+            }
+        )
         self.latency = Timer(label: Names.upstreamLatency, factory: registry)
     }
 
@@ -75,6 +81,7 @@ public final class DaemonStats: Sendable {
         static let retries = "pltrackd_retries_total"
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
         static let rejected = "pltrackd_rejected_total"
+        static let refused = "pltrackd_refused_total"
         static let upstreamLatency = "pltrackd_upstream_latency_seconds"
     }
 
@@ -147,6 +154,20 @@ public final class DaemonStats: Sendable {
 
     func deadLetterWriteFailed() {
         self.deadLetterWriteFailures.increment()
+    }
+
+    /// A call that named a ref went to the dead letters unsent.
+    func refused(_ reason: RefusedCall.Reason) {
+        self.refusals[reason]?.increment()
+    }
+
+    /// Calls sent to the dead letters unsent, by reason (`unknown_ref`, `log_failed`).
+    var refusalsByReason: [String: Int] {
+        Dictionary(
+            uniqueKeysWithValues: RefusedCall.Reason.allCases.map {
+                ($0.rawValue, Int(self.registry.counter(Names.refused, [("reason", $0.rawValue)])))
+            }
+        )
     }
 
     func rejected(_ code: ProtocolError.Code) {

@@ -63,6 +63,14 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     /// Times a connection stopped being read because its client was not reading its replies.
     public var slowReaderPauses: Int
     public var deadLetterWriteFailures: Int
+    /// Calls that named a ref and went to the dead letters unsent, by reason: `unknown_ref`
+    /// (no log with the ref came within `--ref-ttl`), `log_failed` (the log was refused or
+    /// answered without an id).
+    public var refused: [String: Int] = [:]
+    /// Calls that name a ref whose `log.request` has not come yet.
+    public var waitingForLog = 0
+    /// Refs remembered with the id PromptLayer gave their log (or its failure), for `--ref-ttl`.
+    public var knownRefs = 0
     public var queueCapacity: Int
     public var workers: Int
     /// Calls accepted to the spool only, waiting for room in the memory queue.
@@ -105,6 +113,9 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.backpressurePauses = stats.count(DaemonStats.Names.backpressurePauses)
         self.slowReaderPauses = stats.count(DaemonStats.Names.slowReaderPauses)
         self.deadLetterWriteFailures = stats.count(DaemonStats.Names.deadLetterWriteFailures)
+        self.refused = stats.refusalsByReason
+        self.waitingForLog = occupancy.waitingForLog
+        self.knownRefs = occupancy.knownRefs
         self.queueCapacity = occupancy.capacity
         self.workers = workers
         self.backlog = occupancy.backlog

@@ -1,0 +1,138 @@
+import DequeModule
+import NIOCore
+
+/// What the pipeline knows of each client ref: the id PromptLayer gave its `log.request`, why
+/// its log failed, or the calls that name it while no log for it has been taken.
+///
+/// A call with `request_ref` goes upstream only with the id: ``route(_:isOrdered:now:)``
+/// rewrites it once the id is known; until then it waits behind its log in ``RequestOrder``
+/// (when the log is on its way) or here (when no log has come yet). Waiting here ends when the
+/// log comes (``logTaken(_:)``) or after `ttl`, when the calls are refused as `unknown_ref`.
+/// What was learned is remembered for `ttl` after the log was answered, so calls that come
+/// later still find the id.
+struct RequestRefs {
+    /// Where a call that names a ref goes next.
+    enum Route: Equatable {
+        /// On towards PromptLayer (through ``RequestOrder``), its body naming the id when known.
+        case ready(Envelope)
+        /// It waits here for its ref's log.
+        case waiting
+        /// It cannot be delivered: it goes to the dead letters with this reason.
+        case refused(RefusedCall)
+    }
+
+    private enum Fate {
+        case logged(id: Int64)
+        case failed(RefusedCall.Reason, detail: String)
+    }
+
+    /// How long a ref is remembered after its log was answered, and how long a call waits for a
+    /// log that does not come.
+    var ttl: TimeAmount
+    private var fates: [String: Fate] = [:]
+    /// Refs with a fate, by when they are forgotten; in the order learned, so the due ones are a prefix.
+    private var forgetting: Deque<(ref: String, at: NIODeadline)> = []
+    /// The calls waiting for each ref's log, and when they give up.
+    private var waiting: [String: (until: NIODeadline, calls: [Envelope])] = [:]
+    /// Refs with calls waiting, by when those calls give up; in the order they began to wait.
+    private var expiring: Deque<(ref: String, at: NIODeadline)> = []
+    /// Calls waiting here for a log.
+    private(set) var waitingCount = 0
+
+    init(ttl: TimeAmount) {
+        self.ttl = ttl
+    }
+
+    /// How many refs are remembered with their id or failure.
+    var knownCount: Int { self.fates.count }
+
+    /// When the next waiting calls give up or the next ref is forgotten.
+    var nextDeadline: NIODeadline? {
+        [self.forgetting.first?.at, self.expiring.first?.at].compactMap { $0 }.min()
+    }
+
+    /// Routes `envelope`, a call that names `ref` (not a log). `isOrdered` tells whether a call
+    /// for the ref is already on its way (its log, say), so that this one may wait behind it.
+    mutating func route(_ envelope: Envelope, ref: String, isOrdered: Bool, now: NIODeadline) -> Route {
+        switch self.fates[ref] {
+        case .logged(let id)?:
+            var ready = envelope
+            ready.message.body = envelope.message.body.naming(requestID: id)
+            return .ready(ready)
+        case .failed(let reason, let detail)?:
+            return .refused(RefusedCall(envelope: envelope, reason: reason, detail: detail))
+        case nil where isOrdered:
+            return .ready(envelope)
+        case nil:
+            if self.waiting[ref] == nil {
+                let until = now + self.ttl
+                self.waiting[ref] = (until, [])
+                self.expiring.append((ref, until))
+            }
+            self.waiting[ref]?.calls.append(envelope)
+            self.waitingCount += 1
+            return .waiting
+        }
+    }
+
+    /// The log for `ref` was taken: the calls that waited for it, in order, go behind it.
+    mutating func logTaken(_ ref: String) -> [Envelope] {
+        guard let calls = self.waiting.removeValue(forKey: ref)?.calls else {
+            return []
+        }
+        self.waitingCount -= calls.count
+        return calls
+    }
+
+    /// PromptLayer answered the log for `ref` with `id`.
+    mutating func learned(_ ref: String, id: Int64, now: NIODeadline) {
+        self.remember(ref, .logged(id: id), now: now)
+    }
+
+    /// The log for `ref` will not be answered with an id: calls that name it are refused.
+    mutating func failed(_ ref: String, _ reason: RefusedCall.Reason, detail: String, now: NIODeadline) {
+        self.remember(ref, .failed(reason, detail: detail), now: now)
+    }
+
+    /// Forgets refs remembered for `ttl` and returns the calls that waited `ttl` for a log, refused.
+    mutating func expire(now: NIODeadline) -> [RefusedCall] {
+        while let first = self.forgetting.first, first.at <= now {
+            self.forgetting.removeFirst()
+            self.fates[first.ref] = nil
+        }
+        var refused: [RefusedCall] = []
+        while let first = self.expiring.first, first.at <= now {
+            self.expiring.removeFirst()
+            // Calls that began to wait after a log took the earlier ones have a later deadline.
+            guard let until = self.waiting[first.ref]?.until, until <= now else {
+                continue
+            }
+            let calls = self.logTaken(first.ref)
+            let detail = "no log.request with \"ref\" \(JSONText.quoted(first.ref)) came within --ref-ttl"
+            refused += calls.map { RefusedCall(envelope: $0, reason: .unknownRef, detail: detail) }
+        }
+        return refused
+    }
+
+    private mutating func remember(_ ref: String, _ fate: Fate, now: NIODeadline) {
+        if self.fates.updateValue(fate, forKey: ref) == nil {
+            self.forgetting.append((ref, now + self.ttl))
+        }
+    }
+}
+
+/// A call pltrackd will not send, with why: it goes to the dead letters.
+struct RefusedCall: Equatable, Sendable {
+    /// Why, as the dead letter's `reason`.
+    enum Reason: String, Sendable, CaseIterable {
+        /// No `log.request` with the call's `request_ref` came within `--ref-ttl`.
+        case unknownRef = "unknown_ref"
+        /// The `log.request` the call names was refused or answered without an id.
+        case logFailed = "log_failed"
+    }
+
+    var envelope: Envelope
+    var reason: Reason
+    /// What happened, for the dead letter's `response`.
+    var detail: String
+}
