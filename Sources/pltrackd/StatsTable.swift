@@ -29,6 +29,10 @@ struct StatsTable {
                 ),
                 ("delivered", "\(stats.delivered)"),
                 ("dead-lettered", "\(stats.deadLettered)"),
+                (
+                    "refs",
+                    "\(stats.logsAnswered) logs answered, \(stats.foldedByType.values.reduce(0, +)) calls folded into them; \(stats.waitingForLog) calls waiting for their log, \(stats.knownRefs) refs known; sent to the dead letters unsent: \(stats.refused["unknown_ref"] ?? 0) unknown_ref, \(stats.refused["log_failed"] ?? 0) log_failed"
+                ),
                 ("retries", "\(stats.retries)"),
                 (
                     "upstream requests",

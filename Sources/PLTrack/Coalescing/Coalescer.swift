@@ -21,6 +21,8 @@ struct Coalescer {
     private var entries: [CoalescingKey: Envelope] = [:]
     /// Keys in arrival order with their deadlines; deadlines grow along it, so the due ones are a prefix.
     private var schedule: Deque<(key: CoalescingKey, deadline: NIODeadline)> = []
+    /// The keys waiting for each ref, so a log's calls are found without a search.
+    private var keysByRef: [String: Set<CoalescingKey>] = [:]
 
     init(window: TimeAmount) {
         self.window = window
@@ -53,6 +55,9 @@ struct Coalescer {
             return .replaced(superseded: combination.ended, absorbed: combination.endedIsAbsorbed)
         }
         self.entries[key] = envelope
+        if let ref = key.requestID.ref {
+            self.keysByRef[ref, default: []].insert(key)
+        }
         let deadline = now + self.window
         self.schedule.append((key, deadline))
         return .held(deadline: deadline)
@@ -64,10 +69,30 @@ struct Coalescer {
         while let first = self.schedule.first, first.deadline <= now {
             self.schedule.removeFirst()
             if let envelope = self.entries.removeValue(forKey: first.key) {
+                self.forget(first.key)
                 due.append(envelope)
             }
         }
         return due
+    }
+
+    /// Removes and returns every call waiting for `ref`, oldest first: a log's calls, to fold
+    /// into it. Their places in the schedule stay, and are skipped when due.
+    mutating func removeAll(forRef ref: String) -> [Envelope] {
+        guard let keys = self.keysByRef.removeValue(forKey: ref) else {
+            return []
+        }
+        return keys.compactMap { self.entries.removeValue(forKey: $0) }.sorted { $0.sequence < $1.sequence }
+    }
+
+    private mutating func forget(_ key: CoalescingKey) {
+        guard let ref = key.requestID.ref else {
+            return
+        }
+        self.keysByRef[ref]?.remove(key)
+        if self.keysByRef[ref]?.isEmpty == true {
+            self.keysByRef[ref] = nil
+        }
     }
 
     /// Removes and returns every waiting call, oldest first (for `flush` and shutdown).

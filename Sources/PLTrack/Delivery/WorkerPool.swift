@@ -114,7 +114,11 @@ public struct WorkerPool: Sendable {
         switch retryPolicy.classify(response) {
         case .delivered where envelope.message.kind == .log:
             let answer = if case .answered(_, _, let body) = response { body } else { "" }
-            self.pipeline.attemptFinished(envelope, .logged(id: LogAnswer.requestID(in: answer)))
+            let id = LogAnswer.requestID(in: answer)
+            if id != nil {
+                self.stats.logAnswered()
+            }
+            self.pipeline.attemptFinished(envelope, .logged(id: id))
         case .delivered:
             self.pipeline.attemptFinished(envelope, .delivered)
         case .retry(let notBefore):

@@ -13,6 +13,8 @@ public struct Ledger: Sendable, Equatable, Codable {
     public var coalesced: UInt64 = 0
     /// ``coalesced`` by message type (`track.prompt`, …): the upstream calls saved.
     public var coalescedByType: [String: UInt64] = [:]
+    /// Calls folded into a `log.request`'s body (counted in ``coalesced`` too), by type.
+    public var foldedByType: [String: UInt64] = [:]
     /// Calls still in the pipeline: coalescing, queued, in flight or waiting to retry.
     public var held: UInt64 = 0
 

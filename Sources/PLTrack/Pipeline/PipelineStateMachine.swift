@@ -286,6 +286,7 @@ struct PipelineStateMachine {
         self.refs.learned(ref, id: id, now: now)
         if self.isSpooled {
             effects.learned.append(LearnedRef(sequence: envelope.sequence, ref: ref, id: id))
+            effects.resolved += envelope.absorbed
         }
         self.resolve(envelope, onDisk: false, &effects)
         if let next = self.refs.nextDeadline {
@@ -418,16 +419,21 @@ struct PipelineStateMachine {
     /// its log, or is refused (``RequestRefs``); a log takes the calls that waited for it
     /// behind it.
     private mutating func dispatch(_ envelopes: [Envelope], now: NIODeadline, _ effects: inout PipelineEffects) {
+        // Calls due with their ref's log, before or after it, go with the log.
+        var withTheirLog = Self.callsWithTheirLog(in: envelopes)
         for envelope in envelopes {
             guard let ref = envelope.message.coalescingKey.requestID.ref else {
                 self.admit(envelope, &effects)
                 continue
             }
             if envelope.message.kind == .log {
-                self.admit(envelope, &effects)
-                for waiting in self.refs.logTaken(ref) {
-                    self.admit(waiting, &effects)
-                }
+                // Taken once; the key stays, so the calls after the log in the batch are skipped.
+                let batch = withTheirLog[ref] ?? []
+                withTheirLog[ref] = batch.isEmpty ? nil : []
+                self.logTaken(envelope, ref: ref, with: batch, &effects)
+                continue
+            }
+            if withTheirLog[ref] != nil {
                 continue
             }
             let isOrdered = self.order.isActive(envelope.message.coalescingKey.requestID)
@@ -439,6 +445,44 @@ struct PipelineStateMachine {
             case .refused(let refused):
                 self.refuse(refused, &effects)
             }
+        }
+    }
+
+    /// The calls in `envelopes` whose ref's log is among them too, by ref.
+    private static func callsWithTheirLog(in envelopes: [Envelope]) -> [String: [Envelope]] {
+        let logged = Set(
+            envelopes.lazy.filter { $0.message.kind == .log }.compactMap(\.message.coalescingKey.requestID.ref))
+        guard !logged.isEmpty else {
+            return [:]
+        }
+        var calls: [String: [Envelope]] = [:]
+        for envelope in envelopes where envelope.message.kind != .log {
+            if let ref = envelope.message.coalescingKey.requestID.ref, logged.contains(ref) {
+                calls[ref, default: []].append(envelope)
+            }
+        }
+        return calls
+    }
+
+    /// A log goes upstream with the calls for its ref at hand folded into it (``LogFolding``):
+    /// those due with it (`batch`), those that waited for it and those still coalescing. The
+    /// rest wait behind it for its id.
+    private mutating func logTaken(
+        _ log: Envelope, ref: String, with batch: [Envelope], _ effects: inout PipelineEffects
+    ) {
+        let calls = (batch + self.refs.logTaken(ref) + self.coalescer.removeAll(forRef: ref)).sorted {
+            $0.sequence < $1.sequence
+        }
+        let folding = LogFolding.fold(calls, into: log)
+        for call in folding.folded {
+            self.ledger.coalesced += 1
+            self.ledger.foldedByType[call.message.kind.rawValue, default: 0] += 1
+            // Its spool record ends with the log's, which carries its values.
+            self.resolve(call, onDisk: false, &effects)
+        }
+        self.admit(folding.log, &effects)
+        for call in folding.after {
+            self.admit(call, &effects)
         }
     }
 

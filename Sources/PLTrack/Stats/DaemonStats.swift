@@ -23,6 +23,7 @@ public final class DaemonStats: Sendable {
     private let upstreamRequests: Counter
     private let upstreamFailures: Counter
     private let retries: Counter
+    private let logsAnswered: Counter
     private let deadLetterWriteFailures: Counter
     private let rejections: [ProtocolError.Code: Counter]
     private let refusals: [RefusedCall.Reason: Counter]
@@ -48,6 +49,7 @@ public final class DaemonStats: Sendable {
         self.upstreamRequests = Counter(label: Names.upstreamRequests, factory: registry)
         self.upstreamFailures = Counter(label: Names.upstreamFailures, factory: registry)
         self.retries = Counter(label: Names.retries, factory: registry)
+        self.logsAnswered = Counter(label: Names.logsAnswered, factory: registry)
         self.deadLetterWriteFailures = Counter(label: Names.deadLetterWriteFailures, factory: registry)
         self.rejections = Dictionary(
             uniqueKeysWithValues: ProtocolError.Code.allCases.map {
@@ -79,6 +81,7 @@ public final class DaemonStats: Sendable {
         static let upstreamRequests = "pltrackd_upstream_requests_total"
         static let upstreamFailures = "pltrackd_upstream_failures_total"
         static let retries = "pltrackd_retries_total"
+        static let logsAnswered = "pltrackd_logs_answered_total"
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
         static let rejected = "pltrackd_rejected_total"
         static let refused = "pltrackd_refused_total"
@@ -146,6 +149,11 @@ public final class DaemonStats: Sendable {
         if !reachedServer {
             self.upstreamFailures.increment()
         }
+    }
+
+    /// PromptLayer answered a `log.request` with its id.
+    func logAnswered() {
+        self.logsAnswered.increment()
     }
 
     func retryScheduled() {

@@ -25,6 +25,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var coalesced: UInt64
     /// Upstream calls saved by coalescing, by message type.
     public var coalescedByType: [String: UInt64]
+    /// Calls folded into the body of their ref's `log.request` (counted in `coalesced` too), by type.
+    public var foldedByType: [String: UInt64] = [:]
     /// Calls waiting for a worker: coalescing, ready or waiting to retry.
     public var queued: Int
     public var retrying: Int
@@ -67,6 +69,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     /// (no log with the ref came within `--ref-ttl`), `log_failed` (the log was refused or
     /// answered without an id).
     public var refused: [String: Int] = [:]
+    /// `log.request`s PromptLayer answered with an id.
+    public var logsAnswered = 0
     /// Calls that name a ref whose `log.request` has not come yet.
     public var waitingForLog = 0
     /// Refs remembered with the id PromptLayer gave their log (or its failure), for `--ref-ttl`.
@@ -98,6 +102,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.rejected = stats.rejectionsByCode
         self.coalesced = ledger.coalesced
         self.coalescedByType = ledger.coalescedByType
+        self.foldedByType = ledger.foldedByType
         self.queued = occupancy.queued
         self.retrying = occupancy.retrying
         self.inFlight = occupancy.inFlight
@@ -114,6 +119,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.slowReaderPauses = stats.count(DaemonStats.Names.slowReaderPauses)
         self.deadLetterWriteFailures = stats.count(DaemonStats.Names.deadLetterWriteFailures)
         self.refused = stats.refusalsByReason
+        self.logsAnswered = stats.count(DaemonStats.Names.logsAnswered)
         self.waitingForLog = occupancy.waitingForLog
         self.knownRefs = occupancy.knownRefs
         self.queueCapacity = occupancy.capacity

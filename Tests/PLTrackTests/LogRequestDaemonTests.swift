@@ -1,0 +1,137 @@
+import Foundation
+import NIOConcurrencyHelpers
+import PLTrackTestSupport
+import Testing
+
+@testable import PLTrack
+
+/// `log.request` and the calls that name its ref, end to end: against the real executable and
+/// a real HTTP server that answers each log with an id, as PromptLayer does.
+@Suite(.serialized)
+struct LogRequestDaemonTests {
+    /// A log for `ref`, carrying the ref in its metadata so the server's side can tell them apart.
+    static func log(_ ref: String, id: Bool = true) -> String {
+        let reply = id ? #","id":"log-\#(ref)""# : ""
+        return
+            #"{"type":"log.request","ref":"\#(ref)","provider":"openai","model":"gpt-4o","input":{"type":"chat","messages":[{"role":"user","content":"hi"}]},"output":{"type":"chat","messages":[]},"request_start_time":"2024-01-15T10:30:00Z","request_end_time":1705314605.5,"metadata":{"ref":"\#(ref)"}\#(reply)}"#
+    }
+
+    static func score(_ ref: String, _ score: Int, id: Bool = true) -> String {
+        let reply = id ? #","id":"score-\#(ref)""# : ""
+        // Named, so it has no place in the log's body and goes after it with the id.
+        return #"{"type":"track.score","request_ref":"\#(ref)","score":\#(score),"name":"quality"\#(reply)}"#
+    }
+
+    /// The id the server answered each ref's log with, by the ref in the log's metadata.
+    static func loggedIDs(_ upstream: FakeUpstream) -> [String: [Int64]] {
+        Dictionary(grouping: upstream.logged) { $0.request.json?["metadata"]?["ref"]?.string ?? "" }
+            .mapValues { $0.map(\.id) }
+    }
+
+    /// The server answers every log; it refuses every score with 500 until released. The daemon
+    /// is killed once each log is answered and recorded, while the scores that waited for them
+    /// are being retried; after a restart each score arrives once with its log's id, and no log
+    /// is sent again.
+    @Test func aKillBetweenALogsAnswerAndItsCallsLosesNothingAndLogsNothingTwice() async throws {
+        let count = 200
+        let released = NIOLockedValueBox(false)
+        let upstream = try await FakeUpstream { request, _ in
+            request.path == "/rest/track-score" && !released.withLockedValue { $0 } ? .init(status: 500) : .success
+        }
+        defer { upstream.close() }
+        let directory = SpoolDurabilityTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let refs = (0..<count).map { "kill-\($0)" }
+        let first = try await DaemonProcess(directory: directory, upstream: upstream)
+        defer { first.killIfRunning() }
+        try await TestClient.connect(to: first.socketPath) { client in
+            // Half the scores come before their log, half after.
+            for (index, ref) in refs.enumerated() {
+                let pair = [Self.log(ref), Self.score(ref, index % 101)]
+                for message in index.isMultiple(of: 2) ? pair.reversed() : pair {
+                    try await client.send(message)
+                }
+            }
+            for _ in 0..<(2 * count) {
+                #expect(try await client.reply()?["ok"] == .bool(true))
+            }
+            try await waitFor("every log answered and recorded, every score tried") {
+                let stats = try await client.stats()
+                let tried = Set(upstream.requests.filter { $0.path == "/rest/track-score" }.map(\.body)).count
+                return upstream.logged.count == count && tried == count
+                    && stats?["spool"]?["records"]?.integer == Int64(count) ? stats : nil
+            }
+        }
+        _ = await first.kill()
+        released.withLockedValue { $0 = true }
+
+        let second = try await DaemonProcess(directory: directory, upstream: upstream)
+        defer { second.killIfRunning() }
+        let stats = try await TestClient.connect(to: second.socketPath) { client in
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await SpoolDurabilityTests.statsOnceTheSpoolIsEmpty(client)
+        }
+        #expect(stats["spool"]?["recovered"]?.integer == Int64(count), "the scores, not the logs")
+        #expect(stats["ledger_balances"] == .bool(true))
+        #expect(upstream.requests.count { $0.path == "/log-request" } == count, "no log is sent twice")
+        let ids = Self.loggedIDs(upstream)
+        let scores = upstream.succeeded.filter { $0.path == "/rest/track-score" }
+        // At least once: a score arrives twice only when it was on its way at the kill or an
+        // attempt got no answer, and the daemon counts both.
+        let duplicates = scores.count - Set(scores.map(\.body)).count
+        let unanswered =
+            (stats["upstream_failures"]?.integer ?? 0) + (stats["spool"]?["recovered_in_flight"]?.integer ?? 0)
+        #expect(Set(scores.map(\.body)).count == count, "each score arrives")
+        #expect(
+            Int64(duplicates) <= unanswered,
+            "\(duplicates) duplicates, \(unanswered) attempts without an answer or in flight")
+        print(
+            "log kill: \(count) logs answered once, \(scores.count) score deliveries, \(duplicates) duplicates, \(unanswered) attempts without an answer or in flight"
+        )
+        for (index, ref) in refs.enumerated() {
+            let logged = ids[ref] ?? []
+            #expect(logged.count == 1)
+            let arrived = scores.filter { $0.json?["score"]?.integer == Int64(index % 101) }.compactMap {
+                $0.json?["request_id"]?.integer
+            }
+            #expect(logged.allSatisfy { arrived.contains($0) }, "\(ref): its score names its log's id")
+        }
+        #expect(upstream.violations.isEmpty, "\(upstream.violations)")
+        _ = await second.stop()
+        await upstream.stop()
+    }
+
+    /// A log PromptLayer refuses for good goes to the dead letters, and so do the calls that
+    /// name its ref, each with the reason and the ref; another request's calls go on.
+    @Test func aLogRefusedForGoodSendsItsCallsToTheDeadLetters() async throws {
+        let upstream = try await FakeUpstream { request, _ in
+            request.path == "/log-request" && request.json?["metadata"]?["ref"]?.string == "refused"
+                ? .init(status: 400, body: #"{"success":false,"message":"bad log"}"#) : .success
+        }
+        defer { upstream.close() }
+        let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
+        try await TestClient.connect(to: daemon.socketPath) { client in
+            for message in [
+                Self.score("refused", 1, id: false), Self.log("refused", id: false), Self.log("taken", id: false),
+                #"{"type":"track.group","request_ref":"refused","group_id":4}"#, Self.score("taken", 2, id: false),
+            ] {
+                try await client.send(message)
+            }
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            let stats = try await client.stats()
+            #expect(stats?["refused"]?["log_failed"]?.integer == 2)
+            #expect(stats?["dead_lettered"]?.integer == 3 && stats?["delivered"]?.integer == 2)
+            #expect(stats?["ledger_balances"] == .bool(true))
+        }
+        let letters = try ProtocolFilesTests.deadLetters(in: daemon)
+        #expect(letters.map { $0["reason"]?.string } == ["rejected", "log_failed", "log_failed"])
+        #expect(letters.map { $0["request_ref"]?.string } == ["refused", "refused", "refused"])
+        #expect(letters.map { $0["path"]?.string } == ["/log-request", "/rest/track-score", "/rest/track-group"])
+        let taken = try #require(Self.loggedIDs(upstream)["taken"]?.first)
+        let score = upstream.succeeded.first { $0.path == "/rest/track-score" }
+        #expect(score?.json?["request_id"] == .integer(taken))
+        try await daemon.stop()
+        await upstream.stop()
+    }
+}
