@@ -22,6 +22,20 @@ struct ClientPackageTests {
         var upstream: Upstream
     }
 
+    /// One of the SDK's `log_request(...)` calls: its keyword arguments and the body it posts.
+    struct SDKLog: Decodable, Sendable {
+        var args: JSONValue
+        var sdkBody: JSONValue
+    }
+
+    static let sdkLogs: [SDKLog] = {
+        struct File: Decodable { var logRequests: [SDKLog] }
+        let url = BuildProducts.packageRoot.appendingPathComponent("protocol/sdk-calls.json")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (try? decoder.decode(File.self, from: Data(contentsOf: url)).logRequests) ?? []
+    }()
+
     static let sdkCalls: [SDKCall] = {
         struct File: Decodable { var calls: [SDKCall] }
         let url = BuildProducts.packageRoot.appendingPathComponent("protocol/sdk-calls.json")
@@ -54,8 +68,10 @@ struct ClientPackageTests {
             try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "vectors"]))
             try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "sdk"]))
             try await Self.passes(ChildProcess(environment + "/bin/python", [script, "--socket", socket, "schemas"]))
-        } received: { received in
-            Self.expectSDKCalls(in: received, offsets: [0, 1000])
+        } received: { upstream in
+            Self.expectSDKCalls(in: upstream.succeeded, offsets: [0, 1000])
+            // The blocking client and the asyncio one each log every call once.
+            Self.expectSDKLogs(in: upstream, each: 2)
         }
     }
 
@@ -85,8 +101,9 @@ struct ClientPackageTests {
             try await Self.passes(
                 ChildProcess(node, [script, "--socket", socket, "vectors"], environment: environment))
             try await Self.passes(ChildProcess(node, [script, "--socket", socket, "sdk"], environment: environment))
-        } received: { received in
-            Self.expectSDKCalls(in: received, offsets: [2000])
+        } received: { upstream in
+            Self.expectSDKCalls(in: upstream.succeeded, offsets: [2000])
+            Self.expectSDKLogs(in: upstream, each: 1)
         }
     }
 
@@ -99,8 +116,8 @@ struct ClientPackageTests {
             }
             #expect(client.flush())
             #expect(client.lost == 0 && client.rejected == 0)
-        } received: { received in
-            Self.expectSDKCalls(in: received, offsets: [3000])
+        } received: { upstream in
+            Self.expectSDKCalls(in: upstream.succeeded, offsets: [3000])
         }
     }
 
@@ -153,6 +170,35 @@ struct ClientPackageTests {
         }
     }
 
+    /// Checks that PromptLayer received each of the SDK's `log_request` calls `count` times, with
+    /// the body the SDK posts (`null` left out), and the score the client sent naming each log's
+    /// ref once, with the id the log was answered with.
+    private static func expectSDKLogs(in upstream: FakeUpstream, each count: Int) {
+        #expect(Self.sdkLogs.count >= 2)
+        let scores = upstream.succeeded.filter { $0.json?["name"] == .string("after-log") }
+        for log in Self.sdkLogs {
+            let call = log.args["metadata"]?["sdk_call"]
+            let logged = upstream.logged.filter { $0.request.json?["metadata"]?["sdk_call"] == call }
+            #expect(logged.count == count, "\(call.map(\.jsonText) ?? "?") logged \(logged.count) times")
+            for (id, request) in logged {
+                // `0.0` reads back as an integer or a number depending on the parser: compare values.
+                #expect(
+                    request.json.map(Self.numbersAsDoubles) == Self.numbersAsDoubles(Self.withoutNulls(log.sdkBody)))
+                let named = scores.filter { $0.json?["request_id"] == .integer(id) }
+                #expect(named.count == 1 && named.first?.json?["score"] == .integer(42), "the score for log \(id)")
+            }
+        }
+    }
+
+    private static func numbersAsDoubles(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .integer(let number): .number(Double(number))
+        case .object(let members): .object(members.mapValues(Self.numbersAsDoubles))
+        case .array(let elements): .array(elements.map(Self.numbersAsDoubles))
+        default: value
+        }
+    }
+
     private static func shifted(_ body: JSONValue, by offset: Int64) -> JSONValue {
         guard case .object(var members) = body, let requestID = members["request_id"]?.integer else {
             return body
@@ -201,7 +247,7 @@ struct ClientPackageTests {
     /// Runs `body` with the socket of a daemon that delivers to a fake PromptLayer, then hands
     /// `received` what it got.
     private static func withDaemon(
-        _ body: (String) async throws -> Void, received: ([FakeUpstream.Request]) -> Void
+        _ body: (String) async throws -> Void, received: (FakeUpstream) -> Void
     ) async throws {
         let upstream = try await FakeUpstream()
         defer { upstream.close() }
@@ -213,7 +259,7 @@ struct ClientPackageTests {
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
         try await daemon.stop()
         await upstream.stop()
-        received(requests)
+        received(upstream)
     }
 
     private static func succeed(_ process: ChildProcess) async throws {

@@ -79,14 +79,15 @@ struct LogRequestDaemonTests {
         // At least once: a score arrives twice only when it was on its way at the kill or an
         // attempt got no answer, and the daemon counts both.
         let duplicates = scores.count - Set(scores.map(\.body)).count
-        let unanswered =
-            (stats["upstream_failures"]?.integer ?? 0) + (stats["spool"]?["recovered_in_flight"]?.integer ?? 0)
+        let failures = stats["upstream_failures"]?.integer ?? 0
+        let inFlight = stats["spool"]?["recovered_in_flight"]?.integer ?? 0
+        let unanswered = failures + inFlight
         #expect(Set(scores.map(\.body)).count == count, "each score arrives")
         #expect(
             Int64(duplicates) <= unanswered,
             "\(duplicates) duplicates, \(unanswered) attempts without an answer or in flight")
         print(
-            "log kill: \(count) logs answered once, \(scores.count) score deliveries, \(duplicates) duplicates, \(unanswered) attempts without an answer or in flight"
+            "log kill: \(count) logs answered once, \(scores.count) score deliveries, \(duplicates) duplicates, \(failures) attempts without an answer, \(inFlight) in flight at the kill, \(stats["upstream_requests"]?.integer ?? -1) upstream requests"
         )
         for (index, ref) in refs.enumerated() {
             let logged = ids[ref] ?? []

@@ -10,6 +10,7 @@
  * `acknowledged`), false otherwise; it never rejects and never waits longer than `timeout`.
  */
 
+const crypto = require('crypto');
 const { Client, DEFAULT_MAX_FRAME_LENGTH, PltrackError, defaultSocketPath } = require('./pltrack');
 
 /** How long a call may take by default, in ms: connecting, writing and, when acknowledged, the answer. */
@@ -38,14 +39,29 @@ class PLTrack {
     this.errors = [];
     this._client = null;
     this._queue = Promise.resolve();
+    // Each names its request by request_id, or by request_ref: the ref logRequest resolved to.
     this.track = {
-      prompt: ({ request_id, prompt_name, prompt_input_variables, version, label }) =>
-        this._handOver(message('track.prompt', { request_id, prompt_name, prompt_input_variables, version, label })),
-      metadata: ({ request_id, metadata }) => this._handOver(message('track.metadata', { request_id, metadata })),
-      score: ({ request_id, score, score_name, name }) =>
-        this._handOver(message('track.score', { request_id, score, name: score_name ?? name })),
-      group: ({ request_id, group_id }) => this._handOver(message('track.group', { request_id, group_id })),
+      prompt: ({ request_id, request_ref, prompt_name, prompt_input_variables, version, label }) =>
+        this._handOver(message('track.prompt',
+          { request_id, request_ref, prompt_name, prompt_input_variables, version, label })),
+      metadata: ({ request_id, request_ref, metadata }) =>
+        this._handOver(message('track.metadata', { request_id, request_ref, metadata })),
+      score: ({ request_id, request_ref, score, score_name, name }) =>
+        this._handOver(message('track.score', { request_id, request_ref, score, name: score_name ?? name })),
+      group: ({ request_id, request_ref, group_id }) =>
+        this._handOver(message('track.group', { request_id, request_ref, group_id })),
     };
+  }
+
+  /**
+   * The SDK's logRequest: the body PromptLayer's POST /log-request takes (provider, model,
+   * input, output, request_start_time, request_end_time, ...), handed to pltrackd. Resolves at
+   * once to the request's ref (`ref`, or a new UUID), or null when it could not be handed over;
+   * track calls name the request by `request_ref` while pltrackd learns PromptLayer's id.
+   */
+  async logRequest({ ref, ...body } = {}) {
+    const name = ref || crypto.randomUUID();
+    return (await this._handOver(message('log.request', { ref: name, ...body }))) ? name : null;
   }
 
   /** Wait until every call handed over so far is delivered or dead-lettered. */
@@ -103,7 +119,8 @@ class PLTrack {
         }
       }
       this.lost += 1;
-      console.warn(`pltrack: ${msg.type} for request ${msg.request_id} not handed to pltrackd: ${reason}`);
+      const request = msg.request_id ?? msg.request_ref ?? msg.ref;
+      console.warn(`pltrack: ${msg.type} for request ${request} not handed to pltrackd: ${reason}`);
       if (this.onLost) this.onLost(msg, reason);
       return false;
     });

@@ -52,12 +52,19 @@ async function runVectors(socketPath) {
 }
 
 async function runSdk(socketPath) {
-  const { calls } = JSON.parse(fs.readFileSync(path.join(PROTOCOL, 'sdk-calls.json'), 'utf8'));
+  const { calls, log_requests: logs } = JSON.parse(fs.readFileSync(path.join(PROTOCOL, 'sdk-calls.json'), 'utf8'));
   const client = new PLTrack({ socketPath, acknowledged: true, timeout: 60000 });
   for (const call of calls) {
     // Node's options object takes the SDK's argument names; offset the ids past Python's.
     const options = { ...call.args, request_id: call.args.request_id + 2000 };
     check((await client.track[call.call](options)) === true, `PLTrack ${JSON.stringify(call.args)}`);
+  }
+  for (const log of logs) {
+    // logRequest takes the body the SDK posts; a named score then names its ref.
+    const ref = await client.logRequest(log.sdk_body);
+    check(typeof ref === 'string' && ref.length > 0, `PLTrack logRequest resolves to the ref: ${ref}`);
+    check((await client.track.score({ request_ref: ref, score: 42, score_name: 'after-log' })) === true,
+      `PLTrack score for ${ref}`);
   }
   check(await client.flush(), 'PLTrack flush');
   check(client.lost === 0 && client.rejected === 0, `lost ${client.lost}, rejected ${client.rejected}`);

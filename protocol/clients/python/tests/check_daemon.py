@@ -114,10 +114,24 @@ def sdk_calls() -> list[dict]:
         return json.load(file)["calls"]
 
 
+def sdk_log_requests() -> list[dict]:
+    with open(os.path.join(PROTOCOL, "sdk-calls.json"), encoding="utf-8") as file:
+        return json.load(file)["log_requests"]
+
+
+#: The score each client sends naming a logged request by its ref; named, so it goes after
+#: the log with the id PromptLayer answered it with.
+AFTER_LOG_SCORE = {"score": 42, "score_name": "after-log"}
+
+
 def run_sdk(socket_path: str, tally: Tally) -> None:
     with PLTrack(socket_path, acknowledged=True, timeout=60) as client:
         for call in sdk_calls():
             tally.check(getattr(client.track, call["call"])(**call["args"]) is True, f"PLTrack {call}")
+        for call in sdk_log_requests():
+            ref = client.log_request(**call["args"])
+            tally.check(isinstance(ref, str) and len(ref) > 0, f"PLTrack log_request returns the ref: {ref!r}")
+            tally.check(client.track.score(request_ref=ref, **AFTER_LOG_SCORE) is True, f"PLTrack score for {ref}")
         tally.check(client.flush(), "PLTrack flush")
         tally.check(client.lost == 0 and client.rejected == 0, f"PLTrack lost {client.lost}, rejected {client.rejected}")
 
@@ -126,6 +140,10 @@ def run_sdk(socket_path: str, tally: Tally) -> None:
             for call in sdk_calls():
                 args = {**call["args"], "request_id": call["args"]["request_id"] + 1000}
                 tally.check(await getattr(client.track, call["call"])(**args) is True, f"AsyncPLTrack {call}")
+            for call in sdk_log_requests():
+                ref = await client.log_request(**call["args"], ref=f"async-{call['args']['metadata']['sdk_call']}")
+                tally.check(ref == f"async-{call['args']['metadata']['sdk_call']}", f"AsyncPLTrack log_request: {ref!r}")
+                tally.check(await client.track.score(request_ref=ref, **AFTER_LOG_SCORE) is True, "AsyncPLTrack score")
             tally.check(await client.flush(), "AsyncPLTrack flush")
             tally.check(client.lost == 0 and client.rejected == 0, f"AsyncPLTrack lost {client.lost}")
 

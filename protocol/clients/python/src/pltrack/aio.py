@@ -53,6 +53,13 @@ class AsyncPLTrack(TrackingClient):
 
     # -- internals ---------------------------------------------------------
 
+    @staticmethod
+    def _log_handed_over(handed_over: Any, ref: str) -> Any:
+        # `await client.log_request(...)`: the ref once the log is handed over.
+        async def wait() -> str | None:
+            return ref if await handed_over else None
+        return wait()
+
     async def _hand_over(self, message: dict) -> bool:
         reason = "not sent"
         for _ in range(2):  # once more on a fresh connection: the daemon may have restarted

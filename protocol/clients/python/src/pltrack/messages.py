@@ -1,4 +1,6 @@
-"""The SDK's four tracking calls as pltrackd messages: the same fields, ``None`` left out."""
+"""The SDK's tracking calls and its ``log_request`` as pltrackd messages: the same fields,
+``None`` left out. A track call names its request by ``request_id``, or by ``request_ref``, the
+ref of a ``log_request`` whose id PromptLayer has not given yet."""
 
 from __future__ import annotations
 
@@ -6,22 +8,49 @@ from typing import Any
 
 
 def prompt(request_id: Any, prompt_name: str, prompt_input_variables: dict | None = None,
-           version: int | None = None, label: str | None = None) -> dict:
-    return _message("track.prompt", request_id=request_id, prompt_name=prompt_name,
+           version: int | None = None, label: str | None = None, request_ref: str | None = None) -> dict:
+    return _message("track.prompt", request_id=request_id, request_ref=request_ref, prompt_name=prompt_name,
                     prompt_input_variables=prompt_input_variables, version=version, label=label)
 
 
-def metadata(request_id: Any, metadata: dict) -> dict:
-    return _message("track.metadata", request_id=request_id, metadata=metadata)
+def metadata(request_id: Any, metadata: dict, request_ref: str | None = None) -> dict:
+    return _message("track.metadata", request_id=request_id, request_ref=request_ref, metadata=metadata)
 
 
-def score(request_id: Any, score: int, score_name: str | None = None) -> dict:
+def score(request_id: Any, score: int, score_name: str | None = None, request_ref: str | None = None) -> dict:
     # The SDK's `score_name` is the API's `name`.
-    return _message("track.score", request_id=request_id, score=score, name=score_name)
+    return _message("track.score", request_id=request_id, request_ref=request_ref, score=score, name=score_name)
 
 
-def group(request_id: Any, group_id: int) -> dict:
-    return _message("track.group", request_id=request_id, group_id=group_id)
+def group(request_id: Any, group_id: int, request_ref: str | None = None) -> dict:
+    return _message("track.group", request_id=request_id, request_ref=request_ref, group_id=group_id)
+
+
+def log_request(ref: str, fields: dict) -> dict:
+    """``log.request``: the body the SDK's ``log_request`` posts to ``/log-request``, named by ``ref``."""
+    return _message("log.request", ref=ref, **fields)
+
+
+#: The SDK's ``log_request`` arguments after the six it requires, with its defaults
+#: (promptlayer 1.5.16): the body it posts carries every one of them.
+LOG_REQUEST_DEFAULTS: dict[str, Any] = {
+    "parameters": {}, "tags": [], "metadata": {}, "prompt_name": None, "prompt_version_number": None,
+    "prompt_input_variables": {}, "input_tokens": 0, "output_tokens": 0, "price": 0.0, "function_name": "",
+    "score": 0, "prompt_id": None, "score_name": None, "api_type": None, "status": "SUCCESS",
+    "error_type": None, "error_message": None,
+}
+
+
+def log_request_fields(provider: str, model: str, input: dict, output: dict, request_start_time: Any,
+                       request_end_time: Any, options: dict) -> dict:
+    """The SDK's ``log_request`` body: the six required arguments, then every optional one, its
+    default where not given. An argument the SDK does not know is refused, as the SDK would."""
+    unknown = sorted(set(options) - set(LOG_REQUEST_DEFAULTS))
+    if unknown:
+        raise TypeError(f"log_request() got unexpected keyword arguments: {', '.join(unknown)}")
+    return {"provider": provider, "model": model, "input": input, "output": output,
+            "request_start_time": request_start_time, "request_end_time": request_end_time,
+            **{name: options.get(name, default) for name, default in LOG_REQUEST_DEFAULTS.items()}}
 
 
 def _message(kind: str, **fields: Any) -> dict:

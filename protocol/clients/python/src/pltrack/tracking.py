@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import Any, Callable
 
 from . import messages
@@ -34,13 +35,31 @@ class TrackingClient:
         self.errors: list[PltrackError] = []
         self.track = TrackMessages(self._hand_over)
 
+    def log_request(self, *, provider: str, model: str, input: dict, output: dict, request_start_time: Any,
+                    request_end_time: Any, ref: str | None = None, **options: Any) -> Any:
+        """The SDK's ``log_request``, handed to pltrackd: returns at once with the request's ref
+        (a new UUID unless ``ref`` is given), or ``None`` when the log could not be handed over.
+
+        pltrackd sends the log to PromptLayer and learns the id; track calls name the request
+        by ``request_ref=ref`` meanwhile. Takes the SDK's keyword arguments, with its defaults.
+        """
+        ref = ref or str(uuid.uuid4())
+        fields = messages.log_request_fields(provider, model, input, output, request_start_time,
+                                             request_end_time, options)
+        return self._log_handed_over(self._hand_over(messages.log_request(ref, fields)), ref)
+
+    @staticmethod
+    def _log_handed_over(handed_over: bool, ref: str) -> str | None:
+        return ref if handed_over else None
+
     def _hand_over(self, message: dict) -> Any:
         raise NotImplementedError
 
     def _lose(self, message: dict, reason: str) -> bool:
         self.lost += 1
         _log.warning("pltrack: %s for request %r not handed to pltrackd: %s",
-                     message.get("type"), message.get("request_id"), reason)
+                     message.get("type"), message.get("request_id", message.get("request_ref", message.get("ref"))),
+                     reason)
         if self.on_lost is not None:
             self.on_lost(message, reason)
         return False
@@ -146,20 +165,23 @@ class PLTrack(TrackingClient):
             self._client = None
 
 class TrackMessages:
-    """``client.track``: the SDK's four calls, with its names and arguments."""
+    """``client.track``: the SDK's four calls, with its names and arguments. Each names its
+    request by ``request_id``, or by ``request_ref``: the ref :meth:`PLTrack.log_request` returned."""
 
     def __init__(self, hand_over: Callable[[dict], Any]):
         self._hand_over = hand_over
 
-    def prompt(self, request_id: Any, prompt_name: str, prompt_input_variables: dict | None = None,
-               version: int | None = None, label: str | None = None) -> Any:
-        return self._hand_over(messages.prompt(request_id, prompt_name, prompt_input_variables, version, label))
+    def prompt(self, request_id: Any = None, prompt_name: str = "", prompt_input_variables: dict | None = None,
+               version: int | None = None, label: str | None = None, *, request_ref: str | None = None) -> Any:
+        return self._hand_over(messages.prompt(request_id, prompt_name, prompt_input_variables, version, label,
+                                               request_ref))
 
-    def metadata(self, request_id: Any, metadata: dict) -> Any:
-        return self._hand_over(messages.metadata(request_id, metadata))
+    def metadata(self, request_id: Any = None, metadata: dict | None = None, *, request_ref: str | None = None) -> Any:
+        return self._hand_over(messages.metadata(request_id, metadata or {}, request_ref))
 
-    def score(self, request_id: Any, score: int, score_name: str | None = None) -> Any:
-        return self._hand_over(messages.score(request_id, score, score_name))
+    def score(self, request_id: Any = None, score: int = 0, score_name: str | None = None, *,
+              request_ref: str | None = None) -> Any:
+        return self._hand_over(messages.score(request_id, score, score_name, request_ref))
 
-    def group(self, request_id: Any, group_id: int) -> Any:
-        return self._hand_over(messages.group(request_id, group_id))
+    def group(self, request_id: Any = None, group_id: int = 0, *, request_ref: str | None = None) -> Any:
+        return self._hand_over(messages.group(request_id, group_id, request_ref))
