@@ -28,7 +28,9 @@ def group(request_id: Any, group_id: int, request_ref: str | None = None) -> dic
 
 def log_request(ref: str, fields: dict) -> dict:
     """``log.request``: the body the SDK's ``log_request`` posts to ``/log-request``, named by ``ref``."""
-    return _message("log.request", ref=ref, **fields)
+    message = {"type": "log.request", "ref": ref}
+    message.update((name, value) for name, value in fields.items() if value is not None)
+    return message
 
 
 #: The SDK's ``log_request`` arguments after the six it requires, with its defaults
@@ -45,12 +47,14 @@ def log_request_fields(provider: str, model: str, input: dict, output: dict, req
                        request_end_time: Any, options: dict) -> dict:
     """The SDK's ``log_request`` body: the six required arguments, then every optional one, its
     default where not given. An argument the SDK does not know is refused, as the SDK would."""
-    unknown = sorted(set(options) - set(LOG_REQUEST_DEFAULTS))
-    if unknown:
+    if not options.keys() <= LOG_REQUEST_DEFAULTS.keys():
+        unknown = sorted(set(options) - set(LOG_REQUEST_DEFAULTS))
         raise TypeError(f"log_request() got unexpected keyword arguments: {', '.join(unknown)}")
-    return {"provider": provider, "model": model, "input": input, "output": output,
-            "request_start_time": request_start_time, "request_end_time": request_end_time,
-            **{name: options.get(name, default) for name, default in LOG_REQUEST_DEFAULTS.items()}}
+    fields = {"provider": provider, "model": model, "input": input, "output": output,
+              "request_start_time": request_start_time, "request_end_time": request_end_time}
+    fields.update(LOG_REQUEST_DEFAULTS)
+    fields.update(options)
+    return fields
 
 
 def _message(kind: str, **fields: Any) -> dict:
