@@ -21,21 +21,23 @@ struct PipelineStateMachine {
     private(set) var timerSlack: TimeAmount
 
     private(set) var phase = Phase.running
-    private var coalescer: Coalescer
-    private var queue = ReadyQueue()
+    // The parts below without `private` are the ones the extension for refs
+    // (PipelineStateMachine+Refs.swift) works on too.
+    var coalescer: Coalescer
+    var queue = ReadyQueue()
     private var inFlight = 0
     /// Calls out with delivery's retry schedule, waiting out their backoff.
     private var retrying = 0
-    private var ledger = Ledger()
+    var ledger = Ledger()
     private(set) var nextSequence: UInt64 = 1
     private var flushWaiters: [FlushID: FlushWaiter] = [:]
     private var capacityWaiters: [CapacityWaiterID] = []
     private var armedTimer: NIODeadline?
-    private var order = RequestOrder()
+    var order = RequestOrder()
     /// Calls that name a `log.request`'s ref, and what is known of each ref.
-    private var refs: RequestRefs
+    var refs: RequestRefs
     /// Refused calls the driver is writing to the dead letters (``refusalRecorded(_:)``).
-    private var refusing = 0
+    var refusing = 0
     /// Whether every accepted call is spooled, so that a full memory queue spills to disk.
     let isSpooled: Bool
     /// Calls accepted to the spool only, not yet read back.
@@ -258,64 +260,6 @@ struct PipelineStateMachine {
         return effects
     }
 
-    /// A refused call is in the dead letters: it ends there.
-    mutating func refusalRecorded(_ envelope: Envelope) -> PipelineEffects {
-        var effects = PipelineEffects()
-        self.refusing -= 1
-        self.ledger.deadLettered += 1
-        self.resolve(envelope, &effects)
-        self.releaseIngest(&effects)
-        return effects
-    }
-
-    /// PromptLayer answered a `log.request`: with the id, the calls for its ref may go; without
-    /// one, they are refused. With a spool, the answer is recorded with the id, so that after
-    /// a restart the calls still find it and the log is not sent again.
-    private mutating func logAnswered(
-        _ envelope: Envelope, id: Int64?, now: NIODeadline, _ effects: inout PipelineEffects
-    ) {
-        guard let ref = envelope.message.coalescingKey.requestID.ref else {
-            self.resolve(envelope, &effects)
-            return
-        }
-        guard let id else {
-            self.refs.failed(ref, .logFailed, detail: "PromptLayer answered the log.request without an id", now: now)
-            self.resolve(envelope, &effects)
-            return
-        }
-        self.refs.learned(ref, id: id, now: now)
-        if self.isSpooled {
-            effects.learned.append(LearnedRef(sequence: envelope.sequence, ref: ref, id: id))
-            effects.resolved += envelope.absorbed
-        }
-        self.resolve(envelope, onDisk: false, &effects)
-        if let next = self.refs.nextDeadline {
-            self.arm(next, &effects)
-        }
-    }
-
-    /// The call on its way for a request ended; the one parked behind it goes next. A call
-    /// that names a ref goes with the id its log was answered with, or is refused when the log
-    /// failed (and the next one is looked at).
-    private mutating func requestEnded(_ envelope: Envelope, now: NIODeadline, _ effects: inout PipelineEffects) {
-        let request = envelope.message.coalescingKey.requestID
-        while let next = self.order.finished(request) {
-            guard let ref = request.ref, next.message.kind != .log else {
-                self.queue.append(next)
-                return
-            }
-            switch self.refs.route(next, ref: ref, isOrdered: false, now: now) {
-            case .ready(let ready):
-                self.queue.append(ready)
-                return
-            case .refused(let refused):
-                self.refuse(refused, &effects)
-            case .waiting:
-                self.armRefs(&effects)
-            }
-        }
-    }
-
     /// Starts a `flush`: everything coalescing is released now, and the flush completes when
     /// every call accepted so far has a final outcome. When nothing is outstanding, the returned
     /// effects already list `id` as completed.
@@ -448,45 +392,7 @@ struct PipelineStateMachine {
         }
     }
 
-    /// The calls in `envelopes` whose ref's log is among them too, by ref.
-    private static func callsWithTheirLog(in envelopes: [Envelope]) -> [String: [Envelope]] {
-        let logged = Set(
-            envelopes.lazy.filter { $0.message.kind == .log }.compactMap(\.message.coalescingKey.requestID.ref))
-        guard !logged.isEmpty else {
-            return [:]
-        }
-        var calls: [String: [Envelope]] = [:]
-        for envelope in envelopes where envelope.message.kind != .log {
-            if let ref = envelope.message.coalescingKey.requestID.ref, logged.contains(ref) {
-                calls[ref, default: []].append(envelope)
-            }
-        }
-        return calls
-    }
-
-    /// A log goes upstream with the calls for its ref at hand folded into it (``LogFolding``):
-    /// those due with it (`batch`), those that waited for it and those still coalescing. The
-    /// rest wait behind it for its id.
-    private mutating func logTaken(
-        _ log: Envelope, ref: String, with batch: [Envelope], _ effects: inout PipelineEffects
-    ) {
-        let calls = (batch + self.refs.logTaken(ref) + self.coalescer.removeAll(forRef: ref)).sorted {
-            $0.sequence < $1.sequence
-        }
-        let folding = LogFolding.fold(calls, into: log)
-        for call in folding.folded {
-            self.ledger.coalesced += 1
-            self.ledger.foldedByType[call.message.kind.rawValue, default: 0] += 1
-            // Its spool record ends with the log's, which carries its values.
-            self.resolve(call, onDisk: false, &effects)
-        }
-        self.admit(folding.log, &effects)
-        for call in folding.after {
-            self.admit(call, &effects)
-        }
-    }
-
-    private mutating func admit(_ envelope: Envelope, _ effects: inout PipelineEffects) {
+    mutating func admit(_ envelope: Envelope, _ effects: inout PipelineEffects) {
         switch self.order.admit(envelope) {
         case .dispatch:
             self.queue.append(envelope)
@@ -497,20 +403,7 @@ struct PipelineStateMachine {
         }
     }
 
-    /// A call will not be sent: the driver writes its dead letter, then reports
-    /// ``refusalRecorded(_:)``.
-    private mutating func refuse(_ refused: RefusedCall, _ effects: inout PipelineEffects) {
-        self.refusing += 1
-        effects.refused.append(refused)
-    }
-
-    private mutating func armRefs(_ effects: inout PipelineEffects) {
-        if let next = self.refs.nextDeadline {
-            self.arm(next, &effects)
-        }
-    }
-
-    private mutating func arm(_ deadline: NIODeadline, _ effects: inout PipelineEffects) {
+    mutating func arm(_ deadline: NIODeadline, _ effects: inout PipelineEffects) {
         if let armed = self.armedTimer, armed <= deadline {
             return
         }
@@ -528,7 +421,7 @@ struct PipelineStateMachine {
 
     /// Records that `envelope` reached a final outcome, for the flushes waiting on it, and,
     /// `onDisk`, for the spool: its record and those of the calls merged into it.
-    private mutating func resolve(_ envelope: Envelope, onDisk: Bool = true, _ effects: inout PipelineEffects) {
+    mutating func resolve(_ envelope: Envelope, onDisk: Bool = true, _ effects: inout PipelineEffects) {
         if self.isSpooled && onDisk {
             effects.resolved.append(envelope.sequence)
             effects.resolved += envelope.absorbed
@@ -547,7 +440,7 @@ struct PipelineStateMachine {
         }
     }
 
-    private mutating func releaseIngest(_ effects: inout PipelineEffects) {
+    mutating func releaseIngest(_ effects: inout PipelineEffects) {
         guard !self.capacityWaiters.isEmpty, self.hasRoom else {
             return
         }
