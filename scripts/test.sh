@@ -5,7 +5,7 @@
 # scripts/run.sh has built the daemon (the README gives the figures).
 #
 #   scripts/test.sh          # the checkout works: build, quick start, the Swift suite
-#   scripts/test.sh --all    # and the long checks; CI runs this (.ci/run), about 40 minutes
+#   scripts/test.sh --all    # and the long checks; CI runs this (.ci/run), about 37 minutes
 #
 # --all adds, before the plain suite: the systemd units (systemd-analyze verify and security),
 # the Debian package (built from a release build, linted, installed, checked and purged), the
