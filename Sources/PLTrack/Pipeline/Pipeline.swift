@@ -325,8 +325,7 @@ public final class Pipeline: Sendable {
     /// room for, then gathers what to do once the lock is released.
     private func settle(_ effects: PipelineEffects, _ state: inout Locked) -> Work {
         if let journal = self.journal {
-            journal.resolve(effects.resolved)
-            journal.learned(effects.learned)
+            journal.resolve(effects.resolved, learned: effects.learned)
             let wanted = state.machine.backlogWanted
             if wanted > 0 {
                 state.machine.readingBacklog()

@@ -135,23 +135,15 @@ struct SpoolInbox {
         return (count, refusal, count > 0 ? self.wakeWriter() : .none)
     }
 
-    /// Queues the records of final outcomes.
-    mutating func resolve(_ sequences: [UInt64]) -> Wake {
-        guard !sequences.isEmpty else {
+    /// Queues the records of final outcomes: resolutions, then the logs PromptLayer answered
+    /// (`learned`, which resolve them with the id).
+    mutating func resolve(_ sequences: [UInt64], learned: [LearnedRef] = []) -> Wake {
+        guard !sequences.isEmpty || !learned.isEmpty else {
             return .none
         }
         self.queued.entries.append(contentsOf: sequences.map { .resolved($0) })
-        self.entriesQueued += UInt64(sequences.count)
-        return self.wakeWriter()
-    }
-
-    /// Queues the records of logs PromptLayer answered, which resolve them.
-    mutating func learned(_ refs: [LearnedRef]) -> Wake {
-        guard !refs.isEmpty else {
-            return .none
-        }
-        self.queued.entries.append(contentsOf: refs.map { .learned($0) })
-        self.entriesQueued += UInt64(refs.count)
+        self.queued.entries.append(contentsOf: learned.map { .learned($0) })
+        self.entriesQueued += UInt64(sequences.count + learned.count)
         return self.wakeWriter()
     }
 

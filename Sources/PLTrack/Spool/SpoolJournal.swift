@@ -126,21 +126,14 @@ public final class SpoolJournal: Sendable {
         return (count, refusal)
     }
 
-    /// Queues the records of final outcomes; segments holding nothing pending any more are
-    /// deleted once they are written.
-    func resolve(_ sequences: [UInt64]) {
-        guard !sequences.isEmpty else {
+    /// Queues the records of final outcomes, and of the logs PromptLayer answered with the ids
+    /// (`learned`, which resolve them); segments holding nothing pending any more are deleted
+    /// once they are written.
+    func resolve(_ sequences: [UInt64], learned: [LearnedRef] = []) {
+        guard !sequences.isEmpty || !learned.isEmpty else {
             return
         }
-        self.perform(self.inbox.withLockedValue { $0.resolve(sequences) })
-    }
-
-    /// Queues the records of logs PromptLayer answered, with the ids; each resolves its log.
-    func learned(_ refs: [LearnedRef]) {
-        guard !refs.isEmpty else {
-            return
-        }
-        self.perform(self.inbox.withLockedValue { $0.learned(refs) })
+        self.perform(self.inbox.withLockedValue { $0.resolve(sequences, learned: learned) })
     }
 
     /// Asks the writer for up to `limit` backlog calls, oldest first; they arrive through
