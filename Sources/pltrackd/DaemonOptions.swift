@@ -144,6 +144,23 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "The most calls with request_ref that wait for a log.request not yet sent; one more is dead-lettered with the reason 'ref_wait_full' (counted in stats 'refused'). Default: 100000.",
+            valueName: "count"))
+    var refWaitMaxCalls: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The most bytes of such waiting calls, as for --ref-wait-max-calls. Default: 64MiB.", valueName: "size"))
+    var refWaitMaxBytes: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The most refs remembered with the id PromptLayer gave their log; past it the oldest is forgotten before --ref-ttl (stats 'refs_forgotten_early'), and a call naming it later waits for a log again. Default: 1000000.",
+            valueName: "count"))
+    var refMaxKnown: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Directory of the spool, where every accepted message is kept until delivered or dead-lettered, so a crash or stop loses nothing. Default: $STATE_DIRECTORY (the unit's StateDirectory=, /var/lib/pltrackd); without either, no spool, and a stop loses what is undelivered.",
             valueName: "path"))
     var spoolDir: String?
@@ -191,6 +208,8 @@ struct DaemonOptions: ParsableArguments {
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),
             ("drain-timeout", self.drainTimeout), ("max-age", self.maxAge), ("ref-ttl", self.refTtl),
+            ("ref-wait-max-calls", self.refWaitMaxCalls), ("ref-wait-max-bytes", self.refWaitMaxBytes),
+            ("ref-max-known", self.refMaxKnown),
             ("spool-dir", self.spoolDir), ("spool", self.spool), ("fsync", self.fsync),
             ("fsync-interval", self.fsyncInterval),
             ("spool-max-bytes", self.spoolMaxBytes), ("log-level", self.logLevel),

@@ -31,7 +31,7 @@ struct StatsTable {
                 ("dead-lettered", "\(stats.deadLettered)"),
                 (
                     "refs",
-                    "\(stats.logsAnswered) logs answered, \(stats.foldedByType.values.reduce(0, +)) calls folded into them; \(stats.waitingForLog) calls waiting for their log, \(stats.knownRefs) refs known; sent to the dead letters unsent: \(stats.refused["unknown_ref"] ?? 0) unknown_ref, \(stats.refused["log_failed"] ?? 0) log_failed"
+                    "\(stats.logsAnswered) logs answered, \(stats.foldedByType.values.reduce(0, +)) calls folded into them; \(stats.waitingForLog) calls (\(stats.waitingForLogBytes) bytes) waiting for their log, \(stats.knownRefs) refs known (\(stats.refsForgottenEarly) forgotten early); sent to the dead letters unsent: \(stats.refused["unknown_ref"] ?? 0) unknown_ref, \(stats.refused["log_failed"] ?? 0) log_failed, \(stats.refused["ref_wait_full"] ?? 0) ref_wait_full"
                 ),
                 ("retries", "\(stats.retries)"),
                 (

@@ -109,15 +109,29 @@ struct ClientPackageTests {
 
     @Test func theSwiftClientMakesTheSDKsCalls() async throws {
         try await Self.withDaemon { socket in
+            // The client blocks: it runs on a thread of its own.
             let client = PLTrackClient(socketPath: socket, timeout: .seconds(60), acknowledged: true)
             for call in Self.sdkCalls {
-                let taken = Self.make(call, through: client, requestOffset: 3000)
+                let taken = try await blocking { Self.make(call, through: client, requestOffset: 3000) }
                 #expect(taken, "\(call.call) \(call.args)")
             }
-            #expect(client.flush())
-            #expect(client.lost == 0 && client.rejected == 0)
+            var refs: [String] = []
+            for log in Self.sdkLogs {
+                let ref = try #require(try await blocking { client.logRequest(Self.logRequest(log.args)) })
+                #expect(
+                    try await blocking {
+                        client.track.score(.init(requestID: .ref(ref), score: 42, scoreName: "after-log"))
+                    })
+                refs.append(ref)
+            }
+            #expect(try await blocking { client.flush() })
+            let logged = refs
+            let ids = try await blocking { logged.map { client.requestID(forRef: $0) } }
+            #expect(ids.allSatisfy { $0 != nil }, "each log's id is known: \(ids)")
+            #expect(client.lost == 0 && client.rejected == 0, "\(client.refusals)")
         } received: { upstream in
             Self.expectSDKCalls(in: upstream.succeeded, offsets: [3000])
+            Self.expectSDKLogs(in: upstream, each: 1)
         }
     }
 
@@ -131,7 +145,7 @@ struct ClientPackageTests {
         let client = PLTrackClient(socketPath: socket, timeout: .seconds(60), acknowledged: true) { type, _ in
             lost.add(type)
         }
-        #expect(!client.track.score(.init(requestID: 1, score: 5)), "no daemon yet")
+        #expect(try await !blocking { client.track.score(.init(requestID: 1, score: 5)) }, "no daemon yet")
         #expect(client.lost == 1)
         #expect(lost.types == ["track.score"])
         let upstream = try await FakeUpstream()
@@ -141,8 +155,8 @@ struct ClientPackageTests {
         for groupID in 1...2 as ClosedRange<Int64> {
             let daemon = try await DaemonHarness(upstream: upstream) { $0.socketPath = socket }
             defer { daemon.tearDown() }
-            #expect(client.track.group(.init(requestID: 1, groupID: groupID)))
-            #expect(client.flush())
+            #expect(try await blocking { client.track.group(.init(requestID: 1, groupID: groupID)) })
+            #expect(try await blocking { client.flush() })
             try await daemon.stop()
         }
         #expect(client.lost == 1)
@@ -188,6 +202,49 @@ struct ClientPackageTests {
                 #expect(named.count == 1 && named.first?.json?["score"] == .integer(42), "the score for log \(id)")
             }
         }
+    }
+
+    /// The SDK's `log_request` arguments as the Swift client's call.
+    private static func logRequest(_ args: JSONValue) -> PLTrackCall.LogRequest {
+        func json(_ value: JSONValue?) -> PLTrackJSON {
+            switch value {
+            case .object(let members)?: .object(members.mapValues { json($0) })
+            case .array(let elements)?: .array(elements.map { json($0) })
+            case .string(let text)?: .string(text)
+            case .integer(let number)?: .integer(number)
+            case .number(let number)?: .number(number)
+            case .bool(let flag)?: .bool(flag)
+            case .null?, nil: .null
+            }
+        }
+        func object(_ name: String) -> [String: PLTrackJSON] {
+            if case .object(let members) = json(args[name]) { members } else { [:] }
+        }
+        func seconds(_ name: String) -> Date {
+            Date(timeIntervalSince1970: args[name]?.numberValue ?? 0)
+        }
+        var call = PLTrackCall.LogRequest(
+            provider: args["provider"]?.string ?? "", model: args["model"]?.string ?? "", input: json(args["input"]),
+            output: json(args["output"]), requestStartTime: seconds("request_start_time"),
+            requestEndTime: seconds("request_end_time"), parameters: object("parameters"),
+            promptInputVariables: object("prompt_input_variables"))
+        if case .array(let tags)? = args["tags"] {
+            call.tags = tags.compactMap(\.string)
+        }
+        if case .object(let members)? = args["metadata"] {
+            call.metadata = members.compactMapValues(\.string)
+        }
+        call.promptName = args["prompt_name"]?.string
+        call.promptVersionNumber = args["prompt_version_number"]?.integer.map { Int($0) }
+        call.inputTokens = Int(args["input_tokens"]?.integer ?? 0)
+        call.outputTokens = Int(args["output_tokens"]?.integer ?? 0)
+        call.price = args["price"]?.numberValue ?? 0
+        call.functionName = args["function_name"]?.string ?? ""
+        call.score = Int(args["score"]?.integer ?? 0)
+        call.status = args["status"]?.string ?? "SUCCESS"
+        call.errorType = args["error_type"]?.string
+        call.errorMessage = args["error_message"]?.string
+        return call
     }
 
     private static func numbersAsDoubles(_ value: JSONValue) -> JSONValue {
@@ -237,10 +294,10 @@ struct ClientPackageTests {
         case "score":
             return client.track.score(
                 .init(
-                    requestID: requestID, score: Int(args["score"]?.integer ?? -1),
+                    requestID: .integer(requestID), score: Int(args["score"]?.integer ?? -1),
                     scoreName: args["score_name"]?.string))
         default:
-            return client.track.group(.init(requestID: requestID, groupID: args["group_id"]?.integer ?? 0))
+            return client.track.group(.init(requestID: .integer(requestID), groupID: args["group_id"]?.integer ?? 0))
         }
     }
 

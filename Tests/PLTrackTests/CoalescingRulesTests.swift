@@ -23,13 +23,13 @@ struct CoalescingRulesTests {
             body: TrackBody(#"{"request_id":\#(requestID),"score":\#(score)\#(member)}"#))
     }
 
-    @Test func metadataMergesALaterValueReplacingAnEarlierOneInTheOrderFirstGiven() {
+    @Test func metadataMergesALaterValueReplacingAnEarlierOneInTheOrderFirstGiven() throws {
         let older = Envelope(
             message: Self.metadata(1, #"{"user":"ada","plan":"free"}"#), sequence: 1, acceptedAt: self.start)
         let newer = Envelope(
             message: Self.metadata(1, #"{"plan":"pro","region":"eu"}"#), sequence: 2, acceptedAt: self.start)
         for (first, second) in [(older, newer), (newer, older)] {
-            let combination = CoalescingRules.combine(first, second)
+            let combination = try #require(CoalescingRules.combine(first, second))
             #expect(combination.kept.sequence == 2)
             #expect(combination.ended.sequence == 1)
             #expect(combination.endedIsAbsorbed)
@@ -100,5 +100,31 @@ struct CoalescingRulesTests {
         }
         #expect(kinds == [.prompt, .metadata, .score])
         #expect(machine.currentLedger.coalesced == 1 && machine.currentLedger.balances)
+    }
+
+    /// Metadata merges only while the merged body cannot pass the bound (`--max-frame-length`):
+    /// past it the older call goes as it is, and the newer after it, in order.
+    @Test func metadataThatWouldMergePastTheBoundGoesAsItIsInOrder() throws {
+        let older = Self.metadata(1, #"{"a":"1"}"#)
+        let newer = Self.metadata(1, #"{"b":"2"}"#)
+        var machine = PipelineStateMachine(
+            capacity: 10, coalescingWindow: .milliseconds(50),
+            maximumMergedBytes: older.body.byteCount + newer.body.byteCount - 1)
+        _ = machine.submit(older, now: self.start)
+        _ = machine.submit(newer, now: self.start)
+        guard case .assigned(let first) = machine.takeWork() else {
+            Issue.record("the older call goes at once")
+            return
+        }
+        #expect(first.message.body == older.body)
+        _ = machine.timerFired(now: self.start + .milliseconds(50))
+        #expect(!machine.hasReadyWork, "the newer waits behind the older, for the same request")
+        _ = machine.attemptFinished(first, .delivered, now: self.start + .milliseconds(50))
+        guard case .assigned(let second) = machine.takeWork() else {
+            Issue.record("the newer call goes next")
+            return
+        }
+        #expect(second.message.body == newer.body)
+        #expect(machine.currentLedger.coalesced == 0)
     }
 }

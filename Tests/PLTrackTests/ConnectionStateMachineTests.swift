@@ -84,7 +84,7 @@ struct ConnectionStateMachineTests {
         #expect(Self.submissions(actions).map(\.count) == [1], "the call behind the flush is taken at once")
         #expect(Self.writes(actions).isEmpty, "its reply and the ping's wait behind the flush's")
         #expect(machine.idleness == nil)
-        machine.flushCompleted(token: 0, reply: Self.ok("f"))
+        machine.awaitedReplyReady(token: 0, reply: Self.ok("f"))
         let after = Self.drain(&machine)
         #expect(Self.writes(after) == [Self.ok("f"), Self.ok("a"), Self.ok("p")])
         #expect(after.last == .flushWrites)
@@ -99,7 +99,7 @@ struct ConnectionStateMachineTests {
         let actions = Self.drain(&machine, waitsForDisk: true)
         #expect(actions.contains(.waitForDisk(from: 1, through: 2)))
         // The flush completes before the disk catches up: its reply still waits.
-        machine.flushCompleted(token: 0, reply: Self.ok("f"))
+        machine.awaitedReplyReady(token: 0, reply: Self.ok("f"))
         #expect(Self.writes(Self.drain(&machine)).isEmpty)
         machine.diskCaughtUp(through: 2, failure: nil)
         #expect(Self.writes(Self.drain(&machine)) == [Self.ok("a"), Self.ok("b"), Self.ok("f")])
@@ -215,7 +215,7 @@ struct ConnectionStateMachineTests {
         machine.inputClosed()
         let actions = Self.drain(&machine)
         #expect(!actions.contains(.close), "the flush's reply is still owed")
-        machine.flushCompleted(token: 0, reply: Self.ok("f"))
+        machine.awaitedReplyReady(token: 0, reply: Self.ok("f"))
         #expect(Self.drain(&machine) == [.write(Self.ok("f")), .close])
         #expect(machine.nextAction() == nil)
     }

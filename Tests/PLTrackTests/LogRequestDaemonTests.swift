@@ -21,6 +21,14 @@ struct LogRequestDaemonTests {
         return #"{"type":"track.score","request_ref":"\#(ref)","score":\#(score),"name":"quality"\#(reply)}"#
     }
 
+    /// A server that refuses for good the log whose metadata names the ref `refused`.
+    static func refusingTheLogOfRefRefused() async throws -> FakeUpstream {
+        try await FakeUpstream { request, _ in
+            request.path == "/log-request" && request.json?["metadata"]?["ref"]?.string == "refused"
+                ? .init(status: 400, body: #"{"success":false,"message":"bad log"}"#) : .success
+        }
+    }
+
     /// The id the server answered each ref's log with, by the ref in the log's metadata.
     static func loggedIDs(_ upstream: FakeUpstream) -> [String: [Int64]] {
         Dictionary(grouping: upstream.logged) { $0.request.json?["metadata"]?["ref"]?.string ?? "" }
@@ -100,13 +108,90 @@ struct LogRequestDaemonTests {
         await taking.stop()
     }
 
+    /// A log's answer outlives its spool segment: once the segment is deleted (the calls
+    /// after it filled and freed newer ones), a restarted daemon still sends a score that names
+    /// the ref with the id, and does not log the request again.
+    @Test func aLogsIDOutlivesItsSegmentAndARestart() async throws {
+        let upstream = try await FakeUpstream()
+        defer { upstream.close() }
+        let directory = SpoolDurabilityTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // 1 MiB of spool: 64 KiB segments.
+        let arguments = ["--spool-max-bytes", "1MiB"]
+        let first = try await DaemonProcess(directory: directory, upstream: upstream, arguments: arguments)
+        defer { first.killIfRunning() }
+        let padding = String(repeating: "x", count: 1000)
+        try await TestClient.connect(to: first.socketPath) { client in
+            try await client.send(Self.log("outlived", id: false))
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            for index in 0..<300 {
+                try await client.send(
+                    #"{"type":"track.metadata","request_id":\#(index + 1),"metadata":{"pad":"\#(padding)"}}"#)
+            }
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            try await waitFor("the log's segment deleted, its answer carried") {
+                let stats = try await client.stats()
+                return stats?["spool"]?["refs_carried"]?.integer == 1 ? stats : nil
+            }
+        }
+        _ = await first.stop()
+
+        let second = try await DaemonProcess(directory: directory, upstream: upstream, arguments: arguments)
+        defer { second.killIfRunning() }
+        let stats = try await TestClient.connect(to: second.socketPath) { client in
+            try await client.send(Self.score("outlived", 7, id: false))
+            #expect(try await client.flush()?["ok"] == .bool(true))
+            return try await client.stats()
+        }
+        let logged = try #require(Self.loggedIDs(upstream)["outlived"])
+        #expect(logged.count == 1, "the request is logged once")
+        let score = upstream.succeeded.first { $0.path == "/rest/track-score" }
+        #expect(score?.json?["request_id"] == .integer(logged[0]))
+        #expect(stats?["waiting_for_log"]?.integer == 0 && stats?["delivered"]?.integer == 1)
+        #expect(upstream.violations.isEmpty, "\(upstream.violations)")
+        _ = await second.stop()
+        await upstream.stop()
+    }
+
+    /// A `request_id` query is answered with the id PromptLayer gave the log with its ref:
+    /// once it comes when asked before, at once when asked after; `log_failed` for a log refused
+    /// for good, `timeout` for a ref never logged. Replies keep their order on the connection.
+    @Test func aRequestIDQueryIsAnsweredWithTheLogsID() async throws {
+        let upstream = try await Self.refusingTheLogOfRefRefused()
+        defer { upstream.close() }
+        let daemon = try await DaemonHarness(upstream: upstream)
+        defer { daemon.tearDown() }
+        try await TestClient.connect(to: daemon.socketPath) { client in
+            try await client.send(#"{"type":"request_id","ref":"asked","id":"before","timeout_ms":600000}"#)
+            try await client.send(#"{"type":"ping","id":"after-query"}"#)
+            try await client.send(Self.log("asked", id: false))
+            let before = try await client.reply()
+            let logged = try #require(Self.loggedIDs(upstream)["asked"]?.first)
+            #expect(
+                before?["id"] == .string("before") && before?["request_id"] == .integer(logged),
+                "\(String(describing: before))")
+            #expect(try await client.reply()?["id"] == .string("after-query"), "the ping's reply waited its turn")
+
+            try await client.send(#"{"type":"request_id","ref":"asked","id":"again"}"#)
+            #expect(try await client.reply()?["request_id"] == .integer(logged))
+
+            try await client.send(Self.log("refused", id: false))
+            try await client.send(#"{"type":"request_id","ref":"refused","id":"refused"}"#)
+            let refused = try await client.reply()
+            #expect(refused?["error"]?["code"] == .string("log_failed"), "\(String(describing: refused))")
+
+            try await client.send(#"{"type":"request_id","ref":"never","id":"never","timeout_ms":1}"#)
+            let never = try await client.reply()
+            #expect(never?["error"]?["code"] == .string("timeout"), "\(String(describing: never))")
+        }
+        try await daemon.stop()
+        await upstream.stop()
+    }
+
     /// A log PromptLayer refuses for good goes to the dead letters, and so do the calls that
     /// name its ref, each with the reason and the ref; another request's calls go on.
     @Test func aLogRefusedForGoodSendsItsCallsToTheDeadLetters() async throws {
-        let upstream = try await FakeUpstream { request, _ in
-            request.path == "/log-request" && request.json?["metadata"]?["ref"]?.string == "refused"
-                ? .init(status: 400, body: #"{"success":false,"message":"bad log"}"#) : .success
-        }
+        let upstream = try await Self.refusingTheLogOfRefRefused()
         defer { upstream.close() }
         let daemon = try await DaemonHarness(upstream: upstream)
         defer { daemon.tearDown() }

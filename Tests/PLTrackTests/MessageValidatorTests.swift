@@ -54,6 +54,7 @@ struct MessageValidatorTests {
             case .stats: #expect(vector.expect.kind == "stats")
             case .ping: #expect(vector.expect.kind == "ping")
             case .flush: #expect(vector.expect.kind == "flush")
+            case .requestID: #expect(vector.expect.kind == "request_id")
             }
         case .rejected(let error, let id):
             #expect(!vector.expect.ok, "rejected: \(error.message)")

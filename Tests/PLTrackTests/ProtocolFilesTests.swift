@@ -69,13 +69,20 @@ struct ProtocolFilesTests {
         let daemon = try await DaemonHarness(upstream: upstream) { $0.coalescingWindow = .zero }
         defer { daemon.tearDown() }
         // Through the shipped Swift client's connection, as an app would send them.
-        let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(60))
+        // Used by one thread at a time: each exchange is awaited before the next.
+        nonisolated(unsafe) let connection = try FrameConnection(path: daemon.socketPath, timeout: .seconds(60))
         for vector in MessageValidatorTests.vectors {
-            try connection.send(Array(vector.payload.utf8))
-            try connection.send(Array(#"{"type":"flush","id":"after-vector"}"#.utf8))
-            var replies: [JSONValue] = []
-            while case let reply = try JSONValue.parse(connection.nextReply()), reply["id"] != .string("after-vector") {
-                replies.append(reply)
+            // The connection blocks: it is used on a thread of its own.
+            let replies = try await blocking {
+                try connection.send(Array(vector.payload.utf8))
+                try connection.send(Array(#"{"type":"flush","id":"after-vector"}"#.utf8))
+                var replies: [JSONValue] = []
+                while case let reply = try JSONValue.parse(connection.nextReply()),
+                    reply["id"] != .string("after-vector")
+                {
+                    replies.append(reply)
+                }
+                return replies
             }
             Self.check(replies, against: vector)
             if vector.expect.ok, vector.expect.kind == "track" {

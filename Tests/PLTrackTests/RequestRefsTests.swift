@@ -113,15 +113,25 @@ struct RequestRefsTests {
     }
 
     @Test func refsLearnedBeforeARestartAreKnownAtStart() throws {
+        // A start long after boot, so that a minute before it is on the clock too.
+        let start = NIODeadline.uptimeNanoseconds(10_000 * 1_000_000_000)
         var machine = PipelineStateMachine(
             capacity: 10, coalescingWindow: .zero, spooled: true, recovered: 0, highestSequence: 5,
-            learned: [LearnedRef(sequence: 2, ref: "f", id: 11)], now: self.start)
-        _ = machine.submit(try Self.score("f"), now: self.start)
+            learned: [
+                LearnedRef(sequence: 2, ref: "f", id: 11, learnedAtMilliseconds: 1_000_000),
+                LearnedRef(sequence: 3, ref: "gone", id: 12, learnedAtMilliseconds: 1_000_000 - 3_600_000),
+            ], now: start, wallMilliseconds: 1_000_000 + 60_000)
+        _ = machine.submit(try Self.score("f"), now: start)
         #expect(try self.work(&machine).message.body.description == #"{"request_id":11,"score":90,"name":"quality"}"#)
+        #expect(machine.refs.answer(for: "gone") == nil, "learned more than --ref-ttl before the start")
+        _ = machine.refs.expire(now: start + .minutes(58))
+        #expect(machine.refs.answer(for: "f") == .id(11))
+        _ = machine.refs.expire(now: start + .minutes(59))
+        #expect(machine.refs.answer(for: "f") == nil, "forgotten an hour after it was learned, not after the start")
     }
 
     @Test func theLearnedRecordReadsBackAndResolvesItsLog() {
-        let learned = LearnedRef(sequence: 12, ref: "ref-é", id: -4)
+        let learned = LearnedRef(sequence: 12, ref: "ref-é", id: -4, learnedAtMilliseconds: 1_765_000_000_123)
         var buffer = ByteBuffer()
         SpoolRecord.learned(learned).write(to: &buffer)
         #expect(SpoolRecord.read(from: &buffer) == .record(.learned(learned)))
@@ -153,5 +163,36 @@ struct RequestRefsTests {
 
     private func accepted(_ outcome: PipelineStateMachine.SubmitOutcome) -> PipelineEffects? {
         if case .accepted(let effects) = outcome { effects } else { nil }
+    }
+
+    /// Waiting calls are bounded by count and bytes: one more is refused as `ref_wait_full`
+    /// (to the dead letters), never held; remembered refs are bounded by count, the oldest
+    /// forgotten early.
+    @Test func waitingCallsAndRememberedRefsAreBounded() throws {
+        var limits = RefLimits()
+        limits.waitingCalls = 2
+        limits.knownRefs = 2
+        var machine = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, refLimits: limits)
+        _ = machine.submit(try Self.score("w1"), now: self.start)
+        _ = machine.submit(try Self.score("w2"), now: self.start)
+        let effects = self.accepted(machine.submit(try Self.score("w3"), now: self.start))
+        #expect(effects?.refused.map(\.reason) == [.waitingFull])
+        #expect(effects?.refused.first?.detail.contains("--ref-wait-max-calls 2") == true)
+        #expect(machine.occupancy.waitingForLog == 2)
+        #expect(machine.occupancy.waitingForLogBytes == 2 * (try Self.score("w1")).body.byteCount)
+
+        limits.waitingCalls = 100
+        limits.waitingBytes = (try Self.score("w1")).body.byteCount
+        var bytes = PipelineStateMachine(capacity: 10, coalescingWindow: .zero, refLimits: limits)
+        _ = bytes.submit(try Self.score("b1"), now: self.start)
+        #expect(
+            self.accepted(bytes.submit(try Self.score("b2"), now: self.start))?.refused.map(\.reason) == [.waitingFull])
+
+        for (index, ref) in ["k1", "k2", "k3"].enumerated() {
+            _ = machine.submit(try Self.log(ref), now: self.start)
+            _ = machine.attemptFinished(try self.work(&machine), .logged(id: Int64(index)), now: self.start)
+        }
+        #expect(machine.occupancy.knownRefs == 2 && machine.occupancy.refsForgottenEarly == 1)
+        #expect(machine.refs.answer(for: "k1") == nil && machine.refs.answer(for: "k3") == .id(2))
     }
 }

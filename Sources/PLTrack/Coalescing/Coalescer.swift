@@ -15,9 +15,14 @@ struct Coalescer {
         /// It combined with `superseded`, which waited under the same key and ends as coalesced;
         /// `absorbed` when its values live on in the call that waits now (merged metadata).
         case replaced(superseded: Envelope, absorbed: Bool)
+        /// It could not combine with `displaced`, which waited under the same key (their merged
+        /// metadata might pass the bound): that one goes now, and this one waits in its place.
+        case displaced(Envelope)
     }
 
     private(set) var window: TimeAmount
+    /// The most bytes a merged call may have (``CoalescingRules``).
+    var maximumMergedBytes = CoalescingRules.maximumMergedBytes
     private var entries: [CoalescingKey: Envelope] = [:]
     /// Keys in arrival order with their deadlines; deadlines grow along it, so the due ones are a prefix.
     private var schedule: Deque<(key: CoalescingKey, deadline: NIODeadline)> = []
@@ -50,7 +55,13 @@ struct Coalescer {
     mutating func insert(_ envelope: Envelope, now: NIODeadline) -> InsertOutcome {
         let key = envelope.message.coalescingKey
         if let waiting = self.entries[key] {
-            let combination = CoalescingRules.combine(waiting, envelope)
+            guard
+                let combination = CoalescingRules.combine(
+                    waiting, envelope, maximumMergedBytes: self.maximumMergedBytes)
+            else {
+                self.entries[key] = envelope
+                return .displaced(waiting)
+            }
             self.entries[key] = combination.kept
             return .replaced(superseded: combination.ended, absorbed: combination.endedIsAbsorbed)
         }

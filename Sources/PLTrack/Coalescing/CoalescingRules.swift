@@ -15,9 +15,21 @@ enum CoalescingRules {
         var endedIsAbsorbed: Bool
     }
 
+    /// The most bytes a merged body may have by default: the longest frame a client may send.
+    static let maximumMergedBytes = 1 << 20
+
     /// Combines two calls for one key; which is newer is told by their sequence numbers.
-    static func combine(_ first: Envelope, _ second: Envelope) -> Combination {
+    /// `nil` when their metadata would merge into a body that might pass `maximumMergedBytes`
+    /// (the two bodies' sizes together): then both go, in order.
+    static func combine(
+        _ first: Envelope, _ second: Envelope, maximumMergedBytes: Int = Self.maximumMergedBytes
+    ) -> Combination? {
         let (older, newer) = first.sequence <= second.sequence ? (first, second) : (second, first)
+        if newer.message.kind == .metadata,
+            older.message.body.byteCount + newer.message.body.byteCount > maximumMergedBytes
+        {
+            return nil
+        }
         guard newer.message.kind == .metadata, let merged = MetadataMerge.merge(older.message.body, newer.message.body)
         else {
             return Combination(kept: newer, ended: older, endedIsAbsorbed: false)

@@ -23,14 +23,20 @@ enum LogFolding {
         var after: [Envelope]
     }
 
-    /// Folds what of `calls` (for the log's ref, oldest first) has a place into `log`.
-    static func fold(_ calls: [Envelope], into log: Envelope) -> Result {
+    /// Folds what of `calls` (for the log's ref, oldest first) has a place into `log`, while
+    /// the body might not pass `maximumBytes` (the sizes of the log and the calls folded, added
+    /// up); the rest goes after it.
+    static func fold(
+        _ calls: [Envelope], into log: Envelope, maximumBytes: Int = CoalescingRules.maximumMergedBytes
+    ) -> Result {
         guard !calls.isEmpty, var body = LogBody(log.message.body) else {
             return Result(log: log, folded: [], after: calls)
         }
         var result = Result(log: log, folded: [], after: [])
+        var bytes = log.message.body.byteCount
         for call in calls {
-            if body.absorb(call.message) {
+            if bytes + call.message.body.byteCount <= maximumBytes, body.absorb(call.message) {
+                bytes += call.message.body.byteCount
                 result.folded.append(call)
                 result.log.absorbed += [call.sequence] + call.absorbed
             } else {

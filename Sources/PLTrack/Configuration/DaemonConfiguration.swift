@@ -55,6 +55,9 @@ public struct DaemonConfiguration: Sendable {
     /// How long a call that names a ref waits for its `log.request` before it is dead-lettered
     /// as `unknown_ref`, and how long a ref is remembered after its log is answered (`--ref-ttl`).
     public var refTTL: Duration = .seconds(3_600)
+    /// The bounds on calls waiting for a log and on remembered refs (`--ref-wait-max-calls`,
+    /// `--ref-wait-max-bytes`, `--ref-max-known`).
+    public var refLimits = RefLimits()
     /// Where accepted calls are kept until their outcome (`--spool-dir`, else
     /// `$STATE_DIRECTORY`); `nil` runs without a spool, and a stop loses what is undelivered.
     public var spoolDirectory: String?

@@ -40,6 +40,9 @@ public enum Settings {
         .duration("drain-timeout", \.drainTimeout, allowsZero: true, reloadable: true),
         .duration("max-age", \.maximumAge, reloadable: true),
         .duration("ref-ttl", \.refTTL, reloadable: false),
+        .integer("ref-wait-max-calls", \.refLimits.waitingCalls, in: 1...100_000_000, reloadable: false),
+        .size("ref-wait-max-bytes", \.refLimits.waitingBytes, in: 1...(1 << 40), reloadable: false),
+        .integer("ref-max-known", \.refLimits.knownRefs, in: 1...100_000_000, reloadable: false),
         // A relative spool directory is taken from the working directory, as the outbox is.
         .optionalPath(
             "spool-dir", \.spoolDirectory, reloadable: false,

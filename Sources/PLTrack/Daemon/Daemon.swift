@@ -64,7 +64,8 @@ public final class Daemon: Service, Sendable {
                 maximumBytes: configuration.spoolMaximumBytes,
                 policy: configuration.fsyncPolicy,
                 workers: configuration.maximumInFlight,
-                logger: logger
+                logger: logger,
+                refTTL: TimeAmount(configuration.refTTL)
             )
         }
         self.pipeline = Pipeline(
@@ -72,7 +73,9 @@ public final class Daemon: Service, Sendable {
             coalescingWindow: TimeAmount(configuration.coalescingWindow),
             timerLoop: group.next(),
             journal: journal,
-            refTTL: TimeAmount(configuration.refTTL)
+            refTTL: TimeAmount(configuration.refTTL),
+            refLimits: configuration.refLimits,
+            maximumMergedBytes: configuration.maximumFrameLength
         )
         self.readiness = group.next().makePromise(of: Void.self)
         self.gate = DeliveryGate(
@@ -186,7 +189,9 @@ public final class Daemon: Service, Sendable {
             ("pltrackd_retrying", "gauge", Double(snapshot.retrying)),
             ("pltrackd_in_flight", "gauge", Double(snapshot.inFlight)),
             ("pltrackd_waiting_for_log", "gauge", Double(snapshot.waitingForLog)),
+            ("pltrackd_waiting_for_log_bytes", "gauge", Double(snapshot.waitingForLogBytes)),
             ("pltrackd_known_refs", "gauge", Double(snapshot.knownRefs)),
+            ("pltrackd_refs_forgotten_early_total", "counter", Double(snapshot.refsForgottenEarly)),
             ("pltrackd_queue_capacity", "gauge", Double(snapshot.queueCapacity)),
             ("pltrackd_workers", "gauge", Double(snapshot.workers)),
             ("pltrackd_upstream_limit", "gauge", Double(snapshot.upstreamLimit)),
@@ -208,6 +213,8 @@ public final class Daemon: Service, Sendable {
                     ("pltrackd_spool_fsyncs_total", "counter", Double(spool.fsyncs)),
                     ("pltrackd_spool_compactions_total", "counter", Double(spool.compactions)),
                     ("pltrackd_spool_compacted_calls_total", "counter", Double(spool.compactedCalls)),
+                    ("pltrackd_spool_refs_carried_total", "counter", Double(spool.refsCarried)),
+                    ("pltrackd_spool_refs_not_carried_total", "counter", Double(spool.refsNotCarried)),
                 ]
             } ?? []
         return self.stats.registry.prometheusText(

@@ -109,7 +109,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return .rejected(
                     ProtocolError(
                         .forbidden,
-                        "the control socket takes only stats, ping and flush; send tracking calls to the tracking socket"
+                        "the control socket takes only stats, ping, flush and request_id; send tracking calls to the tracking socket"
                     ), id: call.replyID)
             case .message(let message):
                 return .message(message)
@@ -172,6 +172,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             self.machine.answered(self.settings.statsReply(id, format))
         case .startFlush(let token, let id, let timeout):
             self.startFlush(token: token, id: id, timeout: timeout, context: context)
+        case .askRequestID(let token, let id, let ref, let timeout):
+            self.askRequestID(token: token, id: id, ref: ref, timeout: timeout, context: context)
         case .waitForDisk(let from, let through):
             self.waitForDisk(from: from, through: through, context: context)
         case .waitForCapacity:
@@ -230,7 +232,19 @@ final class ConnectionHandler: ChannelInboundHandler {
                         id: id,
                         ProtocolError(.timeout, "flush did not complete within \(waitFor.nanoseconds / 1_000_000) ms"))
                 }
-            handler.machine.flushCompleted(token: token, reply: reply)
+            handler.machine.awaitedReplyReady(token: token, reply: reply)
+            handler.drive(context: context)
+        }
+    }
+
+    private func askRequestID(
+        token: UInt64, id: ReplyID, ref: String, timeout: Duration?, context: ChannelHandlerContext
+    ) {
+        let waitFor = TimeAmount(timeout ?? self.settings.live.read(\.flushTimeout))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.pipeline.requestID(forRef: ref, timeout: waitFor, on: context.eventLoop).whenSuccess { answer in
+            let (handler, context) = loopBound.value
+            handler.machine.awaitedReplyReady(token: token, reply: Reply(id, answering: answer, waited: waitFor))
             handler.drive(context: context)
         }
     }

@@ -30,8 +30,11 @@ struct ConnectionStateMachine {
         case flushWrites
         /// Build the `stats` reply and hand it back with ``answered(_:)``.
         case collectStats(id: ReplyID?, format: StatsFormat)
-        /// Start a flush and report its reply with ``flushCompleted(token:reply:)``.
+        /// Start a flush and report its reply with ``awaitedReplyReady(token:reply:)``.
         case startFlush(token: UInt64, id: ReplyID?, timeout: Duration?)
+        /// Ask the pipeline for `ref`'s request id and report the reply with
+        /// ``awaitedReplyReady(token:reply:)``.
+        case askRequestID(token: UInt64, id: ReplyID, ref: String, timeout: Duration?)
         /// Wait for the spool and report with ``diskCaughtUp(through:failure:)``.
         case waitForDisk(from: UInt64, through: UInt64)
         /// The pipeline was full: wait for room and report with ``capacityAvailable()``.
@@ -81,7 +84,7 @@ struct ConnectionStateMachine {
     /// Hand on every gathered call and flush the writes before the actions run out.
     private var isSettling = false
     private var hasUnflushedWrites = false
-    private var nextFlushToken: UInt64 = 0
+    private var nextAwaitedToken: UInt64 = 0
     /// The client's half-close ended a lingering close.
     private var closesNow = false
 
@@ -164,8 +167,10 @@ struct ConnectionStateMachine {
         self.replies.append(reply)
     }
 
-    mutating func flushCompleted(token: UInt64, reply: Reply) {
-        self.replies.flushCompleted(token: token, with: reply)
+    /// The reply a ``Action/startFlush(token:id:timeout:)`` or an
+    /// ``Action/askRequestID(token:id:ref:timeout:)`` waited for.
+    mutating func awaitedReplyReady(token: UInt64, reply: Reply) {
+        self.replies.awaitedReady(token: token, with: reply)
         self.isSettling = true
     }
 
@@ -263,10 +268,15 @@ struct ConnectionStateMachine {
             case .message(.stats(let id, let format)):
                 return .collectStats(id: id, format: format)
             case .message(.flush(let id, let timeout)):
-                let token = self.nextFlushToken
-                self.nextFlushToken += 1
-                self.replies.appendFlush(token: token)
+                let token = self.nextAwaitedToken
+                self.nextAwaitedToken += 1
+                self.replies.appendAwaited(token: token)
                 return .startFlush(token: token, id: id, timeout: timeout)
+            case .message(.requestID(let id, let ref, let timeout)):
+                let token = self.nextAwaitedToken
+                self.nextAwaitedToken += 1
+                self.replies.appendAwaited(token: token)
+                return .askRequestID(token: token, id: id, ref: ref, timeout: timeout)
             case .rejected(let error, let id):
                 self.replies.append(.error(id: id, error))
             case .fatal(let error):

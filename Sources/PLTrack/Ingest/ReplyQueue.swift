@@ -4,14 +4,15 @@ import DequeModule
 /// `flush` included, leaves from the front, so no reply ever passes an earlier one.
 ///
 /// A reply is ready at once, or waits for the spool to be durable through a call (the `"ok"`
-/// of a tracking call with `--fsync always`), or for a `flush` to complete.
+/// of a tracking call with `--fsync always`), or for an event in the daemon (awaited: a
+/// `flush` that completes, a `request_id` query answered).
 struct ReplyQueue {
     private enum Entry {
         case ready(Reply)
         /// Released once the spool is durable through call number `sequence`.
         case durable(Reply, after: UInt64)
-        /// Released when the `flush` numbered `token` completes.
-        case flush(token: UInt64)
+        /// Released when the awaited reply numbered `token` is ready.
+        case awaited(token: UInt64)
     }
 
     private var entries: Deque<Entry> = []
@@ -31,8 +32,8 @@ struct ReplyQueue {
         self.unwaited = (self.unwaited?.from ?? sequence, sequence)
     }
 
-    mutating func appendFlush(token: UInt64) {
-        self.entries.append(.flush(token: token))
+    mutating func appendAwaited(token: UInt64) {
+        self.entries.append(.awaited(token: token))
     }
 
     /// The reply at the front, when it may leave.
@@ -44,9 +45,9 @@ struct ReplyQueue {
         return reply
     }
 
-    /// The flush numbered `token` completed with `reply`.
-    mutating func flushCompleted(token: UInt64, with reply: Reply) {
-        guard let index = self.entries.firstIndex(where: { Self.isFlush($0, token) }) else {
+    /// The awaited reply numbered `token` is `reply`.
+    mutating func awaitedReady(token: UInt64, with reply: Reply) {
+        guard let index = self.entries.firstIndex(where: { Self.isAwaited($0, token) }) else {
             return
         }
         self.entries[index] = .ready(reply)
@@ -89,8 +90,8 @@ struct ReplyQueue {
             ))
     }
 
-    private static func isFlush(_ entry: Entry, _ token: UInt64) -> Bool {
-        if case .flush(token) = entry {
+    private static func isAwaited(_ entry: Entry, _ token: UInt64) -> Bool {
+        if case .awaited(token) = entry {
             return true
         }
         return false

@@ -19,6 +19,8 @@ public final class Pipeline: Sendable {
         var waitingWorkers = WaitingWorkers()
         var flushes: [FlushID: EventLoopPromise<FlushResult>] = [:]
         var capacityWaiters: [CapacityWaiterID: EventLoopPromise<Void>] = [:]
+        /// `request_id` queries waiting for their ref's log to be answered, by ref.
+        var queries: [String: [UInt64: EventLoopPromise<RequestIDAnswer>]] = [:]
         var nextID: UInt64 = 1
 
         mutating func makeID() -> UInt64 {
@@ -33,6 +35,7 @@ public final class Pipeline: Sendable {
         var workers: [(CheckedContinuation<Envelope?, Never>, Envelope?)] = []
         var flushes: [(EventLoopPromise<FlushResult>, FlushResult)] = []
         var ingest: [EventLoopPromise<Void>] = []
+        var answers: [(EventLoopPromise<RequestIDAnswer>, RequestIDAnswer)] = []
     }
 
     private let locked: NIOLockedValueBox<Locked>
@@ -53,9 +56,12 @@ public final class Pipeline: Sendable {
     ///   - journal: the spool; what it recovered is dispatched again.
     ///   - refTTL: how long a ref is remembered after its log is answered, and how long a call
     ///     waits for a log that does not come (`--ref-ttl`).
+    ///   - refLimits: the bounds on calls waiting for a log and on refs remembered.
+    ///   - maximumMergedBytes: the most bytes of a call merged from others (`--max-frame-length`).
     public init(
         capacity: Int, coalescingWindow: TimeAmount, timerLoop: any EventLoop, journal: SpoolJournal? = nil,
-        refTTL: TimeAmount = .hours(1)
+        refTTL: TimeAmount = .hours(1), refLimits: RefLimits = RefLimits(),
+        maximumMergedBytes: Int = 1 << 20
     ) {
         self.locked = NIOLockedValueBox(
             Locked(
@@ -66,7 +72,9 @@ public final class Pipeline: Sendable {
                     recovered: journal?.recovery.pending ?? 0,
                     highestSequence: journal?.recovery.highestSequence ?? 0,
                     refTTL: refTTL,
-                    learned: journal?.recovery.learned ?? []
+                    refLimits: refLimits,
+                    learned: journal?.recovery.learned ?? [],
+                    maximumMergedBytes: maximumMergedBytes
                 ))
         )
         (self.refusals, self.refusalsInput) = AsyncStream.makeStream()
@@ -220,6 +228,39 @@ public final class Pipeline: Sendable {
         return promise.futureResult
     }
 
+    /// Completes with the id PromptLayer answered the log with `ref` with, at once when it is
+    /// known, or once the log is answered; with ``RequestIDAnswer/timedOut`` after `timeout`.
+    public func requestID(forRef ref: String, timeout: TimeAmount, on eventLoop: any EventLoop)
+        -> EventLoopFuture<RequestIDAnswer>
+    {
+        let promise = eventLoop.makePromise(of: RequestIDAnswer.self)
+        let (known, waiting) = self.locked.withLockedValue { state -> (RequestIDAnswer?, UInt64) in
+            if let answer = state.machine.refs.answer(for: ref) {
+                return (answer, 0)
+            }
+            let id = state.makeID()
+            state.queries[ref, default: [:]][id] = promise
+            return (nil, id)
+        }
+        if let known {
+            promise.succeed(known)
+            return promise.futureResult
+        }
+        let expiry = eventLoop.scheduleTask(in: timeout) {
+            let pending = self.locked.withLockedValue { state -> EventLoopPromise<RequestIDAnswer>? in
+                defer {
+                    if state.queries[ref]?.isEmpty == true {
+                        state.queries[ref] = nil
+                    }
+                }
+                return state.queries[ref]?.removeValue(forKey: waiting)
+            }
+            pending?.succeed(.timedOut)
+        }
+        promise.futureResult.whenComplete { _ in expiry.cancel() }
+        return promise.futureResult
+    }
+
     // MARK: Worker side
 
     /// The next call to send, or `nil` once the pipeline has stopped; in the worker's isolation,
@@ -366,6 +407,11 @@ public final class Pipeline: Sendable {
                 work.flushes.append((promise, .flushed))
             }
         }
+        for ref in effects.answeredRefs {
+            if let answer = state.machine.refs.answer(for: ref), let waiting = state.queries.removeValue(forKey: ref) {
+                work.answers += waiting.values.map { ($0, answer) }
+            }
+        }
         for id in effects.resumedIngest {
             if let promise = state.capacityWaiters.removeValue(forKey: id) {
                 work.ingest.append(promise)
@@ -383,6 +429,9 @@ public final class Pipeline: Sendable {
         }
         for promise in work.ingest {
             promise.succeed()
+        }
+        for (promise, answer) in work.answers {
+            promise.succeed(answer)
         }
         if !work.effects.refused.isEmpty {
             self.refusalsInput.yield(work.effects.refused)

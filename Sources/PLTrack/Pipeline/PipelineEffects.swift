@@ -26,6 +26,9 @@ struct PipelineEffects: Equatable {
     var learned: [LearnedRef] = []
     /// Calls that will not be sent: the driver writes them to the dead letters.
     var refused: [RefusedCall] = []
+    /// Refs whose log was answered (with an id or for good without): `request_id` queries
+    /// waiting for them are answered.
+    var answeredRefs: [String] = []
 
     static let none = PipelineEffects()
 
@@ -40,5 +43,6 @@ struct PipelineEffects: Equatable {
         self.resolved += other.resolved
         self.learned += other.learned
         self.refused += other.refused
+        self.answeredRefs += other.answeredRefs
     }
 }

@@ -6,8 +6,12 @@ public struct PipelineOccupancy: Sendable, Equatable, Codable {
     public var ready: Int
     /// Naming a ref whose `log.request` has not come yet (not counted against `capacity`).
     public var waitingForLog: Int = 0
+    /// The bytes of their bodies.
+    public var waitingForLogBytes: Int = 0
     /// Refs remembered with the id PromptLayer gave their log, or its failure.
     public var knownRefs: Int = 0
+    /// Refs forgotten before `--ref-ttl` ran out, to stay within `--ref-max-known`.
+    public var refsForgottenEarly: Int = 0
     /// Waiting out a retry backoff.
     public var retrying: Int
     /// Being sent upstream.

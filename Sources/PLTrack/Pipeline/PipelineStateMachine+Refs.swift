@@ -26,10 +26,12 @@ extension PipelineStateMachine {
         }
         guard let id else {
             self.refs.failed(ref, .logFailed, detail: "PromptLayer answered the log.request without an id", now: now)
+            effects.answeredRefs.append(ref)
             self.resolve(envelope, &effects)
             return
         }
         self.refs.learned(ref, id: id, now: now)
+        effects.answeredRefs.append(ref)
         if self.isSpooled {
             effects.learned.append(LearnedRef(sequence: envelope.sequence, ref: ref, id: id))
             effects.resolved += envelope.absorbed
@@ -87,7 +89,7 @@ extension PipelineStateMachine {
         let calls = (batch + self.refs.logTaken(ref) + self.coalescer.removeAll(forRef: ref)).sorted {
             $0.sequence < $1.sequence
         }
-        let folding = LogFolding.fold(calls, into: log)
+        let folding = LogFolding.fold(calls, into: log, maximumBytes: self.coalescer.maximumMergedBytes)
         for call in folding.folded {
             self.ledger.coalesced += 1
             self.ledger.foldedByType[call.message.kind.rawValue, default: 0] += 1

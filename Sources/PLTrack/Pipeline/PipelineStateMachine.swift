@@ -58,18 +58,24 @@ struct PipelineStateMachine {
     ///   - highestSequence: the last sequence number the spool used; numbering continues after.
     ///   - refTTL: how long a ref is remembered after its log is answered, and how long a call
     ///     waits for a log that does not come (`--ref-ttl`).
-    ///   - learned: refs whose log a spool replay found answered, with PromptLayer's ids.
+    ///   - maximumMergedBytes: the most bytes a call merged from others (metadata, a log with
+    ///     its calls folded in) may have; past it they go as they are, in order.
+    ///   - learned: refs whose log a spool replay found answered, with PromptLayer's ids; each
+    ///     is remembered for what is left of `refTTL` at `wallMilliseconds`.
     init(
         capacity: Int, coalescingWindow: TimeAmount, spooled: Bool = false, recovered: Int = 0,
-        highestSequence: UInt64 = 0, refTTL: TimeAmount = .hours(1), learned: [LearnedRef] = [],
-        now: NIODeadline = .now()
+        highestSequence: UInt64 = 0, refTTL: TimeAmount = .hours(1), refLimits: RefLimits = RefLimits(),
+        learned: [LearnedRef] = [], maximumMergedBytes: Int = CoalescingRules.maximumMergedBytes,
+        now: NIODeadline = .now(), wallMilliseconds: Int64 = WallClock.milliseconds()
     ) {
-        self.refs = RequestRefs(ttl: refTTL)
+        self.refs = RequestRefs(ttl: refTTL, limits: refLimits)
         for entry in learned {
-            self.refs.learned(entry.ref, id: entry.id, now: now)
+            self.refs.recovered(entry, now: now, wallMilliseconds: wallMilliseconds)
         }
         self.capacity = capacity
         self.coalescer = Coalescer(window: coalescingWindow)
+        self.coalescer.maximumMergedBytes = maximumMergedBytes
+        self.order.maximumMergedBytes = maximumMergedBytes
         self.timerSlack = Self.slack(for: coalescingWindow)
         self.isSpooled = spooled
         self.backlog = recovered
@@ -108,7 +114,9 @@ struct PipelineStateMachine {
             coalescing: self.coalescer.count,
             ready: self.queue.readyCount + self.order.parkedCount,
             waitingForLog: self.refs.waitingCount,
+            waitingForLogBytes: self.refs.waitingBytes,
             knownRefs: self.refs.knownCount,
+            refsForgottenEarly: self.refs.forgottenEarly,
             retrying: self.retrying,
             inFlight: self.inFlight,
             backlog: self.backlog,
@@ -250,6 +258,7 @@ struct PipelineStateMachine {
             if let ref = envelope.message.coalescingKey.requestID.ref, envelope.message.kind == .log {
                 self.refs.failed(
                     ref, .logFailed, detail: "the log.request with this ref was dead-lettered", now: now)
+                effects.answeredRefs.append(ref)
             }
             self.requestEnded(envelope, now: now, &effects)
         case .retry(let due):
@@ -355,6 +364,8 @@ struct PipelineStateMachine {
             self.arm(deadline, &effects)
         case .replaced(let superseded, let absorbed):
             self.coalesced(superseded, absorbed: absorbed, &effects)
+        case .displaced(let older):
+            self.dispatch([older], now: now, &effects)
         }
     }
 

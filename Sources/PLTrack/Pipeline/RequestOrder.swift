@@ -8,6 +8,8 @@ import DequeModule
 /// that one ends, behind the others parked for the request. One with the same
 /// ``CoalescingKey`` as a parked call combines with it (``CoalescingRules``), as coalescing does.
 struct RequestOrder {
+    /// The most bytes a call combined with a parked one may have (``CoalescingRules``).
+    var maximumMergedBytes = CoalescingRules.maximumMergedBytes
     /// What to do with a call that is due for dispatch.
     enum Admission: Equatable {
         /// Nothing else for its request is on its way: dispatch it.
@@ -33,11 +35,14 @@ struct RequestOrder {
             self.active.insert(request)
             return .dispatch
         }
-        // Mutated in place in the dictionary, so the queue is not copied.
-        if let index = self.parked[request]?.firstIndex(where: {
+        // With the last parked call of its key, so that none parked after that one is overtaken
+        // by a newer value; mutated in place in the dictionary, so the queue is not copied.
+        if let index = self.parked[request]?.lastIndex(where: {
             $0.message.coalescingKey == envelope.message.coalescingKey
-        }), let waiting = self.parked[request]?[index] {
-            let combination = CoalescingRules.combine(waiting, envelope)
+        }), let waiting = self.parked[request]?[index],
+            let combination = CoalescingRules.combine(
+                waiting, envelope, maximumMergedBytes: self.maximumMergedBytes)
+        {
             self.parked[request]?[index] = combination.kept
             return .parked(ended: combination.ended, absorbed: combination.endedIsAbsorbed)
         }

@@ -10,6 +10,11 @@ import NIOCore
 /// log comes (``logTaken(_:)``) or after `ttl`, when the calls are refused as `unknown_ref`.
 /// What was learned is remembered for `ttl` after the log was answered, so calls that come
 /// later still find the id.
+///
+/// Both are bounded (``RefLimits``): a call that would wait past the bound on waiting calls or
+/// their bytes is refused as `ref_wait_full` (it goes to the dead letters, never blocks the
+/// connection that may carry its log); past the bound on remembered refs, the oldest is
+/// forgotten early (counted), so that calls naming it later wait for a log again.
 struct RequestRefs {
     /// Where a call that names a ref goes next.
     enum Route: Equatable {
@@ -29,6 +34,7 @@ struct RequestRefs {
     /// How long a ref is remembered after its log was answered, and how long a call waits for a
     /// log that does not come.
     var ttl: TimeAmount
+    var limits: RefLimits
     private var fates: [String: Fate] = [:]
     /// Refs with a fate, by when they are forgotten; in the order learned, so the due ones are a prefix.
     private var forgetting: Deque<(ref: String, at: NIODeadline)> = []
@@ -36,15 +42,28 @@ struct RequestRefs {
     private var waiting: [String: (until: NIODeadline, calls: [Envelope])] = [:]
     /// Refs with calls waiting, by when those calls give up; in the order they began to wait.
     private var expiring: Deque<(ref: String, at: NIODeadline)> = []
-    /// Calls waiting here for a log.
+    /// Calls waiting here for a log, and the bytes of their bodies.
     private(set) var waitingCount = 0
+    private(set) var waitingBytes = 0
+    /// Refs forgotten before `ttl` ran out, to stay within ``RefLimits/knownRefs``.
+    private(set) var forgottenEarly = 0
 
-    init(ttl: TimeAmount) {
+    init(ttl: TimeAmount, limits: RefLimits = RefLimits()) {
         self.ttl = ttl
+        self.limits = limits
     }
 
     /// How many refs are remembered with their id or failure.
     var knownCount: Int { self.fates.count }
+
+    /// What a `request_id` query for `ref` is answered with now; `nil` while its log is unanswered.
+    func answer(for ref: String) -> RequestIDAnswer? {
+        switch self.fates[ref] {
+        case .logged(let id)?: .id(id)
+        case .failed(_, let detail)?: .logFailed(detail)
+        case nil: nil
+        }
+    }
 
     /// When the next waiting calls give up or the next ref is forgotten.
     var nextDeadline: NIODeadline? {
@@ -64,6 +83,13 @@ struct RequestRefs {
         case nil where isOrdered:
             return .ready(envelope)
         case nil:
+            let bytes = envelope.message.body.byteCount
+            guard self.waitingCount < self.limits.waitingCalls, self.waitingBytes + bytes <= self.limits.waitingBytes
+            else {
+                let detail =
+                    "\(self.waitingCount) calls of \(self.waitingBytes) bytes already wait for logs not yet sent (--ref-wait-max-calls \(self.limits.waitingCalls), --ref-wait-max-bytes \(self.limits.waitingBytes))"
+                return .refused(RefusedCall(envelope: envelope, reason: .waitingFull, detail: detail))
+            }
             if self.waiting[ref] == nil {
                 let until = now + self.ttl
                 self.waiting[ref] = (until, [])
@@ -71,6 +97,7 @@ struct RequestRefs {
             }
             self.waiting[ref]?.calls.append(envelope)
             self.waitingCount += 1
+            self.waitingBytes += bytes
             return .waiting
         }
     }
@@ -81,12 +108,23 @@ struct RequestRefs {
             return []
         }
         self.waitingCount -= calls.count
+        self.waitingBytes -= calls.reduce(0) { $0 + $1.message.body.byteCount }
         return calls
     }
 
     /// PromptLayer answered the log for `ref` with `id`.
     mutating func learned(_ ref: String, id: Int64, now: NIODeadline) {
         self.remember(ref, .logged(id: id), now: now)
+    }
+
+    /// A spool replay found `entry`: its ref is remembered for what is left of `ttl` at
+    /// `wallMilliseconds` (a clock set back counts as no time passed).
+    mutating func recovered(_ entry: LearnedRef, now: NIODeadline, wallMilliseconds: Int64) {
+        let age = TimeAmount.milliseconds(max(0, wallMilliseconds - entry.learnedAtMilliseconds))
+        guard age < self.ttl else {
+            return
+        }
+        self.remember(entry.ref, .logged(id: entry.id), now: now - age)
     }
 
     /// The log for `ref` will not be answered with an id: calls that name it are refused.
@@ -115,8 +153,13 @@ struct RequestRefs {
     }
 
     private mutating func remember(_ ref: String, _ fate: Fate, now: NIODeadline) {
-        if self.fates.updateValue(fate, forKey: ref) == nil {
-            self.forgetting.append((ref, now + self.ttl))
+        guard self.fates.updateValue(fate, forKey: ref) == nil else {
+            return
+        }
+        self.forgetting.append((ref, now + self.ttl))
+        while self.fates.count > self.limits.knownRefs, let oldest = self.forgetting.popFirst() {
+            self.fates[oldest.ref] = nil
+            self.forgottenEarly += 1
         }
     }
 }
@@ -129,6 +172,9 @@ struct RefusedCall: Equatable, Sendable {
         case unknownRef = "unknown_ref"
         /// The `log.request` the call names was refused or answered without an id.
         case logFailed = "log_failed"
+        /// Too many calls already wait for logs not yet sent (`--ref-wait-max-calls`,
+        /// `--ref-wait-max-bytes`).
+        case waitingFull = "ref_wait_full"
     }
 
     var envelope: Envelope

@@ -11,12 +11,15 @@ public enum InboundMessage: Sendable, Equatable {
     case ping(id: ReplyID?)
     /// Asks for a reply once everything accepted before it is delivered or dead-lettered.
     case flush(id: ReplyID?, timeout: Duration?)
+    /// Asks for the id PromptLayer answered the `log.request` with this ref with, once it has.
+    case requestID(id: ReplyID, ref: String, timeout: Duration?)
 
     /// The id the client asked to be answered with.
     public var replyID: ReplyID? {
         switch self {
         case .track(let message): message.replyID
         case .stats(let id, _), .ping(let id), .flush(let id, _): id
+        case .requestID(let id, _, _): id
         }
     }
 }

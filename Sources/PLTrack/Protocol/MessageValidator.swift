@@ -57,6 +57,20 @@ public struct MessageValidator: Sendable {
         }
     }
 
+    /// `{"type": "request_id", "ref": …, "id": …, "timeout_ms": …}`: the id of a logged request.
+    private static func requestIDQuery(
+        _ fields: MessageFields, replyID: ReplyID?
+    ) throws(ProtocolError) -> InboundMessage {
+        guard let replyID else {
+            throw .invalidMessage("field \"id\" is required: a request_id query is answered with PromptLayer's id")
+        }
+        guard let ref = try fields.optionalRef("ref") else {
+            throw .invalidMessage("field \"ref\" is required: the ref of the log.request whose id is wanted")
+        }
+        let timeout = try fields.optionalInteger("timeout_ms", in: 1...Self.maximumFlushTimeoutMilliseconds)
+        return .requestID(id: replyID, ref: ref, timeout: timeout.map { .milliseconds($0) })
+    }
+
     private static func message(
         of fields: MessageFields,
         replyID: ReplyID?,
@@ -81,8 +95,10 @@ public struct MessageValidator: Sendable {
         case "flush":
             let timeout = try fields.optionalInteger("timeout_ms", in: 1...Self.maximumFlushTimeoutMilliseconds)
             return .flush(id: replyID, timeout: timeout.map { .milliseconds($0) })
+        case "request_id":
+            return try Self.requestIDQuery(fields, replyID: replyID)
         default:
-            let known = TrackKind.allCases.map(\.rawValue) + ["stats", "ping", "flush"]
+            let known = TrackKind.allCases.map(\.rawValue) + ["stats", "ping", "flush", "request_id"]
             throw ProtocolError(
                 .unknownType,
                 "unknown type \"\(type)\"; expected one of \(known.joined(separator: ", "))"

@@ -14,6 +14,7 @@ public struct ProtocolError: Error, Hashable, Sendable {
         case timeout = "timeout"
         case forbidden = "forbidden"
         case spoolError = "spool_error"
+        case logFailed = "log_failed"
     }
 
     public var code: Code

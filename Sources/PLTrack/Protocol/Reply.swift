@@ -51,3 +51,22 @@ public enum Reply: Sendable, Equatable {
         }
     }
 }
+
+extension Reply {
+    /// The reply to a `request_id` query: `"request_id": <id>`, or why there is none after `waited`.
+    init(_ id: ReplyID, answering answer: RequestIDAnswer, waited: TimeAmount) {
+        switch answer {
+        case .id(let requestID):
+            self = .okWith(id: id, name: "request_id", json: String(requestID))
+        case .logFailed(let detail):
+            self = .error(id: id, ProtocolError(.logFailed, detail))
+        case .timedOut:
+            self = .error(
+                id: id,
+                ProtocolError(
+                    .timeout,
+                    "PromptLayer had not answered the log.request with this ref within \(waited.nanoseconds / 1_000_000) ms"
+                ))
+        }
+    }
+}

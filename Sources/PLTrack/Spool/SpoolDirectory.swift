@@ -43,8 +43,17 @@ enum SpoolDirectory {
         /// How many calls each segment holds records of, resolved or not: how much of a
         /// segment is still live decides whether it is compacted.
         var callsPerSegment: [UInt64: Int] = [:]
-        /// Logs PromptLayer answered, with the ids their refs stand for, in the order recorded.
-        var learned: [LearnedRef] = []
+        /// Logs PromptLayer answered, with the ids their refs stand for, carried into the refs
+        /// file (``LearnedRefsFile``) when their segments went, oldest first.
+        var carriedRefs: [LearnedRef] = []
+        /// Logs PromptLayer answered, recorded in each segment read.
+        var learnedInSegments: [UInt64: [LearnedRef]] = [:]
+
+        /// Every log PromptLayer answered, with the ids their refs stand for, in the order
+        /// recorded: a ref recorded twice stands for its last id.
+        var learned: [LearnedRef] {
+            self.carriedRefs + self.learnedInSegments.keys.sorted().flatMap { self.learnedInSegments[$0] ?? [] }
+        }
 
         static let empty = Replay(pending: [], segments: [], damage: [], highestSequence: 0)
     }
@@ -91,7 +100,9 @@ enum SpoolDirectory {
         var damage: [Damage] = []
         var highest: UInt64 = 0
         var calls: [UInt64: Int] = [:]
-        var learned: [LearnedRef] = []
+        var learned: [UInt64: [LearnedRef]] = [:]
+        let carried = LearnedRefsFile.read(directory: directory)
+        damage += carried.damage.map { [$0] } ?? []
         for segment in segments {
             let contents = FileManager.default.contents(atPath: segment.path) ?? Data()
             let replay = SegmentReplay.read(ByteBuffer(bytes: contents))
@@ -105,7 +116,7 @@ enum SpoolDirectory {
                 } else if let sequence = record.resolvedSequence {
                     pending[sequence] = nil
                     if case .learned(let entry) = record {
-                        learned.append(entry)
+                        learned[segment.index, default: []].append(entry)
                     }
                 }
             }
@@ -118,6 +129,6 @@ enum SpoolDirectory {
         }
         return Replay(
             pending: pending.values.sorted { $0.sequence < $1.sequence }, segments: segments, damage: damage,
-            highestSequence: highest, callsPerSegment: calls, learned: learned)
+            highestSequence: highest, callsPerSegment: calls, carriedRefs: carried.refs, learnedInSegments: learned)
     }
 }

@@ -43,6 +43,9 @@ public final class SpoolJournal: Sendable {
         public var compactions = 0
         /// Calls copied forward by compaction.
         public var callsCopied = 0
+        /// Learned refs carried into the refs file as their segments went, and those that could not be.
+        public var refsCarried = 0
+        public var refsNotCarried = 0
     }
 
     /// Where the writer's reports go: the pipeline.
@@ -65,16 +68,18 @@ public final class SpoolJournal: Sendable {
     private let logger: Logger
 
     /// Reads what `directory` holds and opens a new segment after it, with a slot for each of
-    /// `workers` to note the call it has in flight.
+    /// `workers` to note the call it has in flight. Learned refs are kept on disk for `refTTL`
+    /// (`--ref-ttl`).
     public init(
         directory: String, maximumBytes: Int, policy: FsyncPolicy, workers: Int, logger: Logger,
-        segmentBytes: Int? = nil
+        segmentBytes: Int? = nil, refTTL: TimeAmount = .hours(1)
     ) throws {
         let replay = SpoolDirectory.replay(directory)
         let store = try SpoolStore(
             directory: directory,
             segmentBytes: segmentBytes ?? Self.segmentBytes(forMaximum: maximumBytes),
-            replay: replay
+            replay: replay,
+            refTTL: refTTL
         )
         let slots = try InFlightSlots(directory: directory, workers: workers)
         self.inFlightSlots = slots
@@ -128,12 +133,19 @@ public final class SpoolJournal: Sendable {
 
     /// Queues the records of final outcomes, and of the logs PromptLayer answered with the ids
     /// (`learned`, which resolve them); segments holding nothing pending any more are deleted
-    /// once they are written.
+    /// once they are written. Each learned ref is stamped with the time now.
     func resolve(_ sequences: [UInt64], learned: [LearnedRef] = []) {
         guard !sequences.isEmpty || !learned.isEmpty else {
             return
         }
-        self.perform(self.inbox.withLockedValue { $0.resolve(sequences, learned: learned) })
+        var stamped = learned
+        if !stamped.isEmpty {
+            let now = WallClock.milliseconds()
+            for index in stamped.indices {
+                stamped[index].learnedAtMilliseconds = now
+            }
+        }
+        self.perform(self.inbox.withLockedValue { $0.resolve(sequences, learned: stamped) })
     }
 
     /// Asks the writer for up to `limit` backlog calls, oldest first; they arrive through

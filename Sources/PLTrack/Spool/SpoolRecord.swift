@@ -16,7 +16,8 @@ enum SpoolRecord: Equatable {
     /// the message already.
     case relocated(SpooledMessage)
     /// PromptLayer answered the `log.request` with this sequence number with an id: the log is
-    /// resolved, and calls that name its ref go with the id.
+    /// resolved, and calls that name its ref go with the id. Payload: the sequence number, the
+    /// id, when it was learned (milliseconds since the epoch), then the ref's bytes.
     case learned(LearnedRef)
 
     static let headerLength = 9
@@ -85,6 +86,7 @@ enum SpoolRecord: Equatable {
                 buffer.writeInteger(Self.learnedType)
                 buffer.writeInteger(learned.sequence)
                 buffer.writeInteger(learned.id)
+                buffer.writeInteger(learned.learnedAtMilliseconds)
                 buffer.writeString(learned.ref)
                 return Self.checksum(of: buffer, from: headerIndex + 8)
             }
@@ -148,9 +150,9 @@ enum SpoolRecord: Equatable {
             record = SpooledMessage.read(from: &body).map { .relocated($0) }
         case Self.learnedType:
             if let sequence = body.readInteger(as: UInt64.self), let id = body.readInteger(as: Int64.self),
-                let ref = body.readString(length: body.readableBytes)
+                let learnedAt = body.readInteger(as: Int64.self), let ref = body.readString(length: body.readableBytes)
             {
-                record = .learned(LearnedRef(sequence: sequence, ref: ref, id: id))
+                record = .learned(LearnedRef(sequence: sequence, ref: ref, id: id, learnedAtMilliseconds: learnedAt))
             } else {
                 record = nil
             }

@@ -22,12 +22,22 @@ final class SpoolStore {
     private(set) var deletions = (segments: 0, unsyncedDirectory: 0)
     /// Segments compacted, and the calls copied forward to do it.
     private(set) var compactions = (segments: 0, callsCopied: 0)
+    /// Where learned refs go when their segment is deleted while they are remembered.
+    private let refsFile: LearnedRefsFile
+    /// How long a learned ref is remembered (`--ref-ttl`), in milliseconds.
+    private let refTTLMilliseconds: Int64
+    /// The learned records in each kept segment.
+    private var learnedIn: [UInt64: [LearnedRef]]
+    /// Learned refs that could not be carried into the refs file before their segment went:
+    /// after a restart, calls that name them wait for a log again.
+    private(set) var refsNotCarried = 0
 
     /// Opens a new segment in `directory` (created with mode 0700 if missing), after the ones
-    /// `replay` read there, whose pending messages it keeps until they are resolved.
+    /// `replay` read there, whose pending messages it keeps until they are resolved, and whose
+    /// learned refs it keeps for `refTTL`.
     init(
         directory: String, segmentBytes: Int = 64 << 20,
-        replay: SpoolDirectory.Replay = .empty
+        replay: SpoolDirectory.Replay = .empty, refTTL: TimeAmount = .hours(1)
     ) throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw SpoolWriter.WriteError(
@@ -35,6 +45,10 @@ final class SpoolStore {
         }
         self.writer = try SpoolWriter(directory: directory, segmentBytes: segmentBytes)
         self.ledger = SegmentLedger(current: self.writer.segmentIndex)
+        self.refTTLMilliseconds = refTTL.nanoseconds / 1_000_000
+        self.refsFile = try LearnedRefsFile(
+            directory: directory, ttlMilliseconds: self.refTTLMilliseconds, refs: replay.carriedRefs)
+        self.learnedIn = replay.learnedInSegments
         self.bytes = SpoolDirectory.segments(in: directory).reduce(0) { total, segment in
             var status = stat()
             return total + (stat(segment.path, &status) == 0 ? Int(status.st_size) : 0)
@@ -67,6 +81,7 @@ final class SpoolStore {
             case .resolved(let sequence):
                 self.delete(self.ledger.resolved(sequence: sequence))
             case .learned(let learned):
+                self.learnedIn[self.writer.segmentIndex, default: []].append(learned)
                 self.delete(self.ledger.resolved(sequence: learned.sequence))
             case .relocated:
                 // Only ``copyForward(from:)`` writes these, and it tells the ledger itself.
@@ -124,11 +139,13 @@ final class SpoolStore {
     }
 
     /// Deletes `segments`, then flushes the directory: a deleted segment that came back after
-    /// a power failure would send its calls again.
+    /// a power failure would send its calls again. The refs learned in them that are still
+    /// remembered are carried into the refs file first.
     private func delete(_ segments: [UInt64]) {
         guard !segments.isEmpty else {
             return
         }
+        self.carryLearnedRefs(from: segments)
         for segment in segments {
             let path = SpoolDirectory.path(ofSegment: segment, in: self.writer.directory)
             var status = stat()
@@ -140,6 +157,31 @@ final class SpoolStore {
         self.deletions.segments += segments.count
         if !SpoolDirectory.syncEntries(of: self.writer.directory) {
             self.deletions.unsyncedDirectory += 1
+        }
+    }
+}
+
+// MARK: Learned refs
+
+extension SpoolStore {
+    /// Learned records carried into the refs file.
+    var refsCarried: Int { self.refsFile.carried }
+
+    /// Appends the learned records in `segments` still remembered to the refs file, flushed. When
+    /// that fails the segments go all the same (keeping them would bring back calls resolved in
+    /// later segments) and the refs are counted as not carried.
+    private func carryLearnedRefs(from segments: [UInt64]) {
+        let now = WallClock.milliseconds()
+        let remembered = segments.flatMap { self.learnedIn.removeValue(forKey: $0) ?? [] }.filter {
+            $0.isRemembered(at: now, ttlMilliseconds: self.refTTLMilliseconds)
+        }
+        guard !remembered.isEmpty else {
+            return
+        }
+        do {
+            try self.refsFile.append(remembered)
+        } catch {
+            self.refsNotCarried += remembered.count
         }
     }
 }

@@ -132,7 +132,9 @@ final class SpoolWriterSide: @unchecked Sendable {
             oldestAcceptedAtMilliseconds: self.store.oldestPendingAcceptedAt(),
             commits: self.commits,
             compactions: self.store.compactions.segments,
-            callsCopied: self.store.compactions.callsCopied
+            callsCopied: self.store.compactions.callsCopied,
+            refsCarried: self.store.refsCarried,
+            refsNotCarried: self.store.refsNotCarried
         )
     }
 }

@@ -26,6 +26,12 @@ public struct SpoolStats: Sendable, Codable, Equatable {
     public var compactions: Int
     /// Calls copied forward by those compactions.
     public var compactedCalls: Int
+    /// Learned refs (a log's ref with PromptLayer's id) carried into the refs file when their
+    /// segment was deleted before `--ref-ttl` ran out, so that they survive a restart.
+    public var refsCarried: Int
+    /// Learned refs that could not be carried (the refs file could not be written): after a
+    /// restart, calls that name them wait for a log again and end as `unknown_ref`.
+    public var refsNotCarried: Int
 
     init(_ journal: SpoolJournal) {
         let figures = journal.figures
@@ -42,5 +48,7 @@ public struct SpoolStats: Sendable, Codable, Equatable {
         self.fsyncs = figures.commits
         self.compactions = figures.compactions
         self.compactedCalls = figures.callsCopied
+        self.refsCarried = figures.refsCarried
+        self.refsNotCarried = figures.refsNotCarried
     }
 }

@@ -73,8 +73,12 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var logsAnswered = 0
     /// Calls that name a ref whose `log.request` has not come yet.
     public var waitingForLog = 0
+    /// The bytes of their bodies (bounded by `--ref-wait-max-bytes`).
+    public var waitingForLogBytes = 0
     /// Refs remembered with the id PromptLayer gave their log (or its failure), for `--ref-ttl`.
     public var knownRefs = 0
+    /// Refs forgotten before `--ref-ttl` ran out, to stay within `--ref-max-known`.
+    public var refsForgottenEarly = 0
     public var queueCapacity: Int
     public var workers: Int
     /// Calls accepted to the spool only, waiting for room in the memory queue.
@@ -122,6 +126,8 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.logsAnswered = stats.count(DaemonStats.Names.logsAnswered)
         self.waitingForLog = occupancy.waitingForLog
         self.knownRefs = occupancy.knownRefs
+        self.waitingForLogBytes = occupancy.waitingForLogBytes
+        self.refsForgottenEarly = occupancy.refsForgottenEarly
         self.queueCapacity = occupancy.capacity
         self.workers = workers
         self.backlog = occupancy.backlog

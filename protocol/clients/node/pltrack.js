@@ -244,6 +244,22 @@ class Client {
     return this.request(message, Math.max(this.timeout, wait + this.timeout));
   }
 
+  /**
+   * Resolve with the id PromptLayer answered the log.request with `ref`
+   * with, once it has (timeoutMs as for flush). Rejects with PltrackError
+   * code 'timeout' if it does not come in time, 'log_failed' if the log was
+   * refused for good.
+   */
+  async requestId(ref, timeoutMs) {
+    const message = { type: 'request_id', ref };
+    let wait = DEFAULT_FLUSH_TIMEOUT_MS;
+    if (timeoutMs !== undefined && timeoutMs !== null) {
+      message.timeout_ms = timeoutMs;
+      wait = Number(timeoutMs);
+    }
+    return (await this.request(message, Math.max(this.timeout, wait + this.timeout))).request_id;
+  }
+
   /** Resolve with the daemon's counters (ignore members you do not know). */
   async stats() {
     return (await this.request({ type: 'stats' })).stats;

@@ -77,6 +77,23 @@ class PLTrack {
     });
   }
 
+  /**
+   * The id PromptLayer gave the request logged with `ref`, once it answered
+   * the log (waiting at most timeoutMs); null when it did not come in time,
+   * the log failed or the daemon cannot be reached. Track calls never need
+   * it: they name the ref.
+   */
+  requestId(ref, timeoutMs = 30000) {
+    return this._serially(async () => {
+      try {
+        return await (await this._connected()).requestId(ref, timeoutMs);
+      } catch (err) {
+        this._noteFailure(err);
+        return null;
+      }
+    });
+  }
+
   /** The daemon's counters, or null when it cannot be reached. */
   stats() {
     return this._serially(async () => {

@@ -59,14 +59,20 @@ async function runSdk(socketPath) {
     const options = { ...call.args, request_id: call.args.request_id + 2000 };
     check((await client.track[call.call](options)) === true, `PLTrack ${JSON.stringify(call.args)}`);
   }
+  const refs = [];
   for (const log of logs) {
     // logRequest takes the body the SDK posts; a named score then names its ref.
     const ref = await client.logRequest(log.sdk_body);
     check(typeof ref === 'string' && ref.length > 0, `PLTrack logRequest resolves to the ref: ${ref}`);
     check((await client.track.score({ request_ref: ref, score: 42, score_name: 'after-log' })) === true,
       `PLTrack score for ${ref}`);
+    refs.push(ref);
   }
   check(await client.flush(), 'PLTrack flush');
+  for (const ref of refs) {
+    const id = await client.requestId(ref);
+    check(Number.isInteger(id), `PLTrack requestId for ${ref}: ${id}`);
+  }
   check(client.lost === 0 && client.rejected === 0, `lost ${client.lost}, rejected ${client.rejected}`);
   client.close();
 }

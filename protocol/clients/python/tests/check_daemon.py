@@ -67,6 +67,7 @@ def run_vectors(socket_path: str, tally: Tally) -> None:
 #: ref's length in bytes (a schema counts characters).
 BEYOND_A_SCHEMA = {
     "log.request with ref of 129 bytes",
+    "request_id with ref of 129 bytes",
     "repeated top-level key",
     "repeated top-level key spelled with an escape",
     "repeated top-level key among many members",
@@ -128,11 +129,15 @@ def run_sdk(socket_path: str, tally: Tally) -> None:
     with PLTrack(socket_path, acknowledged=True, timeout=60) as client:
         for call in sdk_calls():
             tally.check(getattr(client.track, call["call"])(**call["args"]) is True, f"PLTrack {call}")
+        refs = []
         for call in sdk_log_requests():
             ref = client.log_request(**call["args"])
             tally.check(isinstance(ref, str) and len(ref) > 0, f"PLTrack log_request returns the ref: {ref!r}")
             tally.check(client.track.score(request_ref=ref, **AFTER_LOG_SCORE) is True, f"PLTrack score for {ref}")
+            refs.append(ref)
         tally.check(client.flush(), "PLTrack flush")
+        ids = [client.request_id(ref) for ref in refs]
+        tally.check(all(isinstance(found, int) for found in ids), f"PLTrack request_id for each log: {ids}")
         tally.check(client.lost == 0 and client.rejected == 0, f"PLTrack lost {client.lost}, rejected {client.rejected}")
 
     async def through_asyncio() -> None:

@@ -208,6 +208,20 @@ class Client:
         # Give the daemon time to answer `timeout` itself before we give up.
         return self.request(message, wait=max(self.timeout, wait + self.timeout))
 
+    def request_id(self, ref: str, timeout_ms: int | None = None) -> int:
+        """The id PromptLayer answered the ``log.request`` with ``ref`` with,
+        waiting for its answer (``timeout_ms`` as for :meth:`flush`).
+
+        Raises :class:`PltrackError` with code ``timeout`` if it does not come
+        in time, ``log_failed`` if the log was refused for good.
+        """
+        message: dict[str, Any] = {"type": "request_id", "ref": ref}
+        wait = DEFAULT_FLUSH_TIMEOUT_S
+        if timeout_ms is not None:
+            message["timeout_ms"] = timeout_ms
+            wait = timeout_ms / 1000.0
+        return self.request(message, wait=wait + self.timeout)["request_id"]
+
     def stats(self) -> dict:
         """Return the daemon's counters (the ``stats`` member of the reply).
 

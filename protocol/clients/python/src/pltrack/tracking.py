@@ -111,6 +111,14 @@ class PLTrack(TrackingClient):
         """Wait until every call handed over so far is delivered or dead-lettered."""
         return self._exchange(lambda client: client.flush(timeout_ms=timeout_ms)) is not None
 
+    def request_id(self, ref: str, timeout_ms: int = 30_000) -> int | None:
+        """The id PromptLayer gave the request logged with ``ref``, once it has
+        answered the log (waiting at most ``timeout_ms``); ``None`` when it did
+        not come in time, the log failed, or the daemon cannot be reached.
+        Track calls never need it: they name the ref."""
+        reply = self._exchange(lambda client: {"id": client.request_id(ref, timeout_ms=timeout_ms)})
+        return reply["id"] if reply else None
+
     def stats(self) -> dict | None:
         """The daemon's counters, or ``None`` when it cannot be reached."""
         reply = self._exchange(lambda client: {"stats": client.stats()})

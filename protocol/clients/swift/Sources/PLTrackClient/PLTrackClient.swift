@@ -65,7 +65,28 @@ public final class PLTrackClient: Sendable {
     /// `timeoutMilliseconds`, and the client's timeout for the answer on top).
     @discardableResult
     public func flush(timeoutMilliseconds: Int = 30_000) -> Bool {
-        self.exchange(#"{"type":"flush","timeout_ms":\#(timeoutMilliseconds)"#, extraWait: timeoutMilliseconds)
+        self.exchange(#"{"type":"flush","timeout_ms":\#(timeoutMilliseconds)"#, extraWait: timeoutMilliseconds) != nil
+    }
+
+    /// Hands the SDK's `log_request(…)` to pltrackd, which logs the request with PromptLayer;
+    /// returns its ref at once (name the request in track calls with `.ref(ref)`), or `nil`
+    /// when it could not be handed over.
+    @discardableResult
+    public func logRequest(_ call: PLTrackCall.LogRequest) -> String? {
+        self.handOver("log.request", call) ? call.ref : nil
+    }
+
+    /// The id PromptLayer answered the log with `ref` with, waiting for its answer at most
+    /// `timeoutMilliseconds` (and the client's timeout on top); `nil` when it did not come, or
+    /// the log failed. Track calls never need it: they name the ref.
+    public func requestID(forRef ref: String, timeoutMilliseconds: Int = 30_000) -> Int64? {
+        let query = #"{"type":"request_id","ref":\#(Self.quoted(ref)),"timeout_ms":\#(timeoutMilliseconds)"#
+        guard let reply = self.exchange(query, extraWait: timeoutMilliseconds),
+            let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any]
+        else {
+            return nil
+        }
+        return (object["request_id"] as? NSNumber)?.int64Value
     }
 
     public struct Track: Sendable {
@@ -94,7 +115,7 @@ public final class PLTrackClient: Sendable {
         let prefix = fields.count > 2 ? opening + [UInt8(ascii: ",")] : opening
         let message = prefix + fields.dropFirst()
         if self.acknowledged {
-            return self.exchange(String(decoding: message.dropLast(), as: UTF8.self), extraWait: 0, type: type)
+            return self.exchange(String(decoding: message.dropLast(), as: UTF8.self), extraWait: 0, type: type) != nil
         }
         var reason = "not sent"
         for _ in 0..<2 {  // once more on a fresh connection: the daemon may have restarted
@@ -113,8 +134,9 @@ public final class PLTrackClient: Sendable {
         return self.lose(type, reason)
     }
 
-    /// Sends `object` (JSON text without its closing brace) with an `id` and waits for the answer.
-    private func exchange(_ object: String, extraWait milliseconds: Int, type: String? = nil) -> Bool {
+    /// Sends `object` (JSON text without its closing brace) with an `id` and waits for the
+    /// answer; returns it when it is a success.
+    private func exchange(_ object: String, extraWait milliseconds: Int, type: String? = nil) -> [UInt8]? {
         var reason = "not sent"
         for _ in 0..<2 {
             do throws(FrameConnection.Failure) {
@@ -135,7 +157,7 @@ public final class PLTrackClient: Sendable {
                             if !taken {
                                 self.note([reply], &state)
                             }
-                            return taken
+                            return taken ? reply : nil
                         }
                         self.note([reply], &state)
                         if ContinuousClock.now > deadline {
@@ -148,7 +170,16 @@ public final class PLTrackClient: Sendable {
                 self.state.withLock { $0.connection = nil }
             }
         }
-        return type.map { self.lose($0, reason) } ?? false
+        if let type {
+            _ = self.lose(type, reason)
+        }
+        return nil
+    }
+
+    /// `text` as a JSON string.
+    private static func quoted(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func connected(_ state: inout State) throws(FrameConnection.Failure) -> FrameConnection {

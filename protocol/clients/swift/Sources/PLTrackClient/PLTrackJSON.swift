@@ -36,20 +36,26 @@ extension PLTrackJSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, 
     public init(nilLiteral: ()) { self = .null }
 }
 
-/// A PromptLayer `request_id`: an integer or a string (`track.score` and `track.group` take
-/// integers only, as the API does).
-public enum PLTrackRequestID: Sendable, Hashable, Encodable, ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
+/// The request a tracking call is for: PromptLayer's `request_id` (an integer, or a string for
+/// `track.prompt` and `track.metadata`, as the API takes), or the ref of a request logged
+/// through pltrackd (``PLTrackClient/logRequest(_:)``), sent as `request_ref`: pltrackd sends
+/// the call with the id PromptLayer gives the log.
+public enum PLTrackRequestID: Sendable, Hashable, ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
     case integer(Int64)
     case string(String)
+    case ref(String)
 
     public init(integerLiteral value: Int64) { self = .integer(value) }
     public init(stringLiteral value: String) { self = .string(value) }
+}
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .integer(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
+extension KeyedEncodingContainer {
+    /// Encodes `request` as `request_id` under `id`, or as `request_ref` under `ref`.
+    mutating func encode(request: PLTrackRequestID, id: Key, ref: Key) throws {
+        switch request {
+        case .integer(let value): try self.encode(value, forKey: id)
+        case .string(let value): try self.encode(value, forKey: id)
+        case .ref(let value): try self.encode(value, forKey: ref)
         }
     }
 }
