@@ -85,3 +85,26 @@ struct LearnedRefsFileTests {
         #expect(newest["r7"] == 39 && newest["a"] == 3)
     }
 }
+
+/// A call merged into one on its way at a crash may reach PromptLayer twice too: it counts as
+/// recovered in flight.
+struct PossiblyDeliveredTests {
+    @Test func callsMergedIntoOneInFlightCountAsInFlight() {
+        func call(_ sequence: UInt64, _ kind: TrackKind, _ request: RequestID) -> SpoolDirectory.PendingMessage {
+            SpoolDirectory.PendingMessage(
+                sequence: sequence, segment: 1, acceptedAtMilliseconds: 0, kind: kind, requestID: request)
+        }
+        let replay = SpoolDirectory.Replay(
+            pending: [
+                call(1, .metadata, .integer(7)),  // merged into 3
+                call(2, .metadata, .integer(8)),  // another request
+                call(3, .metadata, .integer(7)),  // in flight
+                call(4, .metadata, .integer(7)),  // taken after it: not merged into it
+                call(5, .score, .ref("r")),  // folded into 6
+                call(6, .log, .ref("r")),  // in flight
+                call(7, .group, .ref("other")),
+            ], segments: [], damage: [], highestSequence: 7)
+        #expect(replay.possiblyDelivered(inFlight: [3, 6]) == 4)
+        #expect(replay.possiblyDelivered(inFlight: []) == 0)
+    }
+}

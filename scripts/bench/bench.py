@@ -24,14 +24,14 @@ SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
              "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3,
              "distant": 20_000, "distant_syslog_ng_seconds": 6, "rate_limited": 10_000, "outage": 20_000,
-             "outage_seconds": 20},
+             "outage_seconds": 20, "log_requests": 10_000},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
               "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1,
               "distant": 2_000, "distant_syslog_ng_seconds": 1, "rate_limited": 3_000, "outage": 2_000,
-              "outage_seconds": 3},
+              "outage_seconds": 3, "log_requests": 1_000},
 }
 ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "distant", "rate-limited", "outage",
-        "latency", "fairness", "backlog"]
+        "latency", "fairness", "backlog", "log-requests"]
 
 
 def main():
@@ -103,6 +103,8 @@ def main():
                 results.append(rows.fairness(h, size))
             elif name == "backlog":
                 results.append(rows.backlog(h, size))
+            elif name == "log-requests":
+                results += rows.log_requests(h, size)
             # The machine may be shared: what else ran while these rows did.
             machine = interference.result()
             for row in results[first:]:

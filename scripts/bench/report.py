@@ -28,6 +28,10 @@ def _figure(side):
         d = side["details"]
         return (f"drained {side['value']:.2f} s after it was back; {d['attempts_per_s_while_down']:.1f} attempts/s "
                 f"while down; longest gap between WATCHDOG=1 {d['longest_watchdog_gap_s']:.2f} s")
+    if "direct_post" in side.get("details", {}):
+        d, post = side["details"], side["details"]["direct_post"]
+        return (f"p50 {d['p50_us']:.1f} / p90 {d['p90_us']:.1f} / p99 {d['p99_us']:.1f} µs (the SDK's way, "
+                f"a POST to loopback: p50 {post['p50_us']:.1f} / p90 {post['p90_us']:.1f} µs)")
     if "p50_ms" in side:
         return f"p50 {side['p50_ms']:.1f} / p99 {side['p99_ms']:.1f} / p99.9 {side['p999_ms']:.1f} ms"
     if "idle_rss_mib" in side:

@@ -23,12 +23,15 @@ enum SpoolDirectory {
         }
     }
 
-    /// A message the spool holds without a final outcome: where it is and when it was accepted.
-    /// Bodies stay on disk; the backlog reader loads them when there is room.
+    /// A message the spool holds without a final outcome: where it is, when it was accepted,
+    /// and its kind and request (what it may have been merged into). Bodies stay on disk; the
+    /// backlog reader loads them when there is room.
     struct PendingMessage: Equatable {
         var sequence: UInt64
         var segment: UInt64
         var acceptedAtMilliseconds: Int64
+        var kind: TrackKind = .prompt
+        var requestID: RequestID = .integer(0)
     }
 
     /// What a replay found.
@@ -110,7 +113,8 @@ enum SpoolDirectory {
                 if let message = record.message {
                     pending[message.sequence] = PendingMessage(
                         sequence: message.sequence, segment: segment.index,
-                        acceptedAtMilliseconds: message.acceptedAtMilliseconds)
+                        acceptedAtMilliseconds: message.acceptedAtMilliseconds, kind: message.kind,
+                        requestID: message.requestID)
                     highest = max(highest, message.sequence)
                     calls[segment.index, default: 0] += 1
                 } else if let sequence = record.resolvedSequence {
@@ -130,5 +134,36 @@ enum SpoolDirectory {
         return Replay(
             pending: pending.values.sorted { $0.sequence < $1.sequence }, segments: segments, damage: damage,
             highestSequence: highest, callsPerSegment: calls, carriedRefs: carried.refs, learnedInSegments: learned)
+    }
+}
+
+extension SpoolDirectory.Replay {
+    /// The pending calls PromptLayer may have already: those on their way when the daemon
+    /// stopped (`inFlight`, the workers' slots), and those merged into one of them: metadata
+    /// for the same request taken before it, and calls naming a log's ref by `request_ref`
+    /// (folded into its body).
+    func possiblyDelivered(inFlight: Set<UInt64>) -> Int {
+        let sent = self.pending.filter { inFlight.contains($0.sequence) }
+        guard !sent.isEmpty else {
+            return 0
+        }
+        var latestMetadata: [RequestID: UInt64] = [:]
+        var loggedRefs: Set<String> = []
+        for call in sent {
+            if call.kind == .metadata {
+                latestMetadata[call.requestID] = max(latestMetadata[call.requestID] ?? 0, call.sequence)
+            } else if call.kind == .log, let ref = call.requestID.ref {
+                loggedRefs.insert(ref)
+            }
+        }
+        return self.pending.count { call in
+            if inFlight.contains(call.sequence) {
+                return true
+            }
+            if call.kind == .metadata, let latest = latestMetadata[call.requestID], call.sequence < latest {
+                return true
+            }
+            return call.kind != .log && call.requestID.ref.map(loggedRefs.contains) == true
+        }
     }
 }

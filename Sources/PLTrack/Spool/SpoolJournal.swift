@@ -17,8 +17,9 @@ public final class SpoolJournal: Sendable {
     public struct Recovery: Sendable, Equatable {
         /// Undelivered messages found, to be dispatched again.
         public var pending: Int
-        /// Of those, the ones whose upstream attempt was under way when the daemon stopped:
-        /// PromptLayer may have them already, so they may arrive twice.
+        /// Of those, the ones whose upstream attempt was under way when the daemon stopped, with
+        /// the calls merged into them (metadata, calls folded into a log): PromptLayer may have
+        /// them already, so they may arrive twice.
         public var inFlight: Int
         /// The highest sequence number found; numbering continues after it.
         public var highestSequence: UInt64
@@ -88,7 +89,7 @@ public final class SpoolJournal: Sendable {
         self.logger = logger
         self.recovery = Recovery(
             pending: replay.pending.count,
-            inFlight: replay.pending.count { slots.previous.contains($0.sequence) },
+            inFlight: replay.possiblyDelivered(inFlight: slots.previous),
             highestSequence: replay.highestSequence,
             segments: replay.segments.count,
             damage: replay.damage.map(\.description),

@@ -9,8 +9,9 @@ public struct SpoolStats: Sendable, Codable, Equatable {
     /// Messages found undelivered in the spool at start and sent again. After a crash, those
     /// that were in flight may reach PromptLayer twice.
     public var recovered: Int
-    /// Of the recovered, those whose upstream attempt was under way when the daemon stopped:
-    /// the only ones that may reach PromptLayer twice (short of a power failure).
+    /// Of the recovered, those whose upstream attempt was under way when the daemon stopped,
+    /// with the calls merged into them: the only ones that may reach PromptLayer twice (short
+    /// of a power failure).
     public var recoveredInFlight: Int
     /// Segments found damaged at start (torn or corrupt); what followed the damage was skipped.
     public var damagedSegments: Int

@@ -33,13 +33,16 @@ final class LatencyRecord: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Counts one tracking request, with the time it was sent when the body carried one.
-    func record(sentNanoseconds: UInt64?, receivedNanoseconds: UInt64) {
+    /// Counts one tracking request, with the time it was sent when the body carried one; returns
+    /// how many were counted, this one included (a log's id).
+    @discardableResult
+    func record(sentNanoseconds: UInt64?, receivedNanoseconds: UInt64) -> Int {
         self.state.withLockedValue { state in
             state.requests += 1
             if let sentNanoseconds, receivedNanoseconds >= sentNanoseconds {
                 _ = state.latency.record((receivedNanoseconds - sentNanoseconds) / 1000)
             }
+            return state.requests
         }
     }
 

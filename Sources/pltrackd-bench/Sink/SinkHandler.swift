@@ -4,6 +4,7 @@ import NIOHTTP1
 
 /// Answers one HTTP/1.1 connection: `POST /rest/…` with `200 {"success":true}` after `delay`
 /// (or never, when the sink stands for an upstream that hangs; or 429 beyond its rate limit),
+/// `POST /log-request` likewise with `201 {"id":N,"success":true}`, as PromptLayer does,
 /// `GET /bench/stats` with the figures, `POST /bench/reset` by forgetting them.
 final class SinkHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -58,7 +59,7 @@ final class SinkHandler: ChannelInboundHandler {
 
     private func answer(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         switch (head.method, head.uri) {
-        case (.POST, let uri) where uri.hasPrefix("/rest/"):
+        case (.POST, let uri) where uri.hasPrefix("/rest/") || uri == "/log-request":
             let received = Clocks.monotonicNanoseconds()
             let sent = self.body.offset(after: Self.sentMarker).flatMap { self.body.decimal(at: $0) }
             guard self.answers else {
@@ -66,14 +67,18 @@ final class SinkHandler: ChannelInboundHandler {
                 return
             }
             let admitted = self.rateLimit?.admit(atNanoseconds: received) ?? true
-            if admitted {
-                self.record.record(sentNanoseconds: sent, receivedNanoseconds: received)
-            } else {
+            let counted = admitted ? self.record.record(sentNanoseconds: sent, receivedNanoseconds: received) : 0
+            if !admitted {
                 self.record.refused()
             }
             let keepAlive = head.isKeepAlive
+            let logged = head.uri == "/log-request"
             let answer = { (context: ChannelHandlerContext) in
-                if admitted {
+                if admitted && logged {
+                    self.respond(
+                        .created, ByteBuffer(string: #"{"id":\#(counted),"success":true}"#), keepAlive: keepAlive,
+                        context: context)
+                } else if admitted {
                     self.respond(.ok, Self.success, keepAlive: keepAlive, context: context)
                 } else {
                     self.respond(

@@ -4,6 +4,7 @@ ref of a ``log_request`` whose id PromptLayer has not given yet."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -26,13 +27,6 @@ def group(request_id: Any, group_id: int, request_ref: str | None = None) -> dic
     return _message("track.group", request_id=request_id, request_ref=request_ref, group_id=group_id)
 
 
-def log_request(ref: str, fields: dict) -> dict:
-    """``log.request``: the body the SDK's ``log_request`` posts to ``/log-request``, named by ``ref``."""
-    message = {"type": "log.request", "ref": ref}
-    message.update((name, value) for name, value in fields.items() if value is not None)
-    return message
-
-
 #: The SDK's ``log_request`` arguments after the six it requires, with its defaults
 #: (promptlayer 1.5.16): the body it posts carries every one of them.
 LOG_REQUEST_DEFAULTS: dict[str, Any] = {
@@ -43,18 +37,32 @@ LOG_REQUEST_DEFAULTS: dict[str, Any] = {
 }
 
 
-def log_request_fields(provider: str, model: str, input: dict, output: dict, request_start_time: Any,
-                       request_end_time: Any, options: dict) -> dict:
-    """The SDK's ``log_request`` body: the six required arguments, then every optional one, its
-    default where not given. An argument the SDK does not know is refused, as the SDK would."""
+def log_request_message(ref: str, provider: str, model: str, input: dict, output: dict,
+                        request_start_time: Any, request_end_time: Any, options: dict) -> dict:
+    """``log.request`` named by ``ref``, with the body the SDK's ``log_request`` posts: the six
+    required arguments, then every optional one, its default where not given, ``None`` left out;
+    built in one pass. An argument the SDK does not know is refused, as the SDK would."""
     if not options.keys() <= LOG_REQUEST_DEFAULTS.keys():
         unknown = sorted(set(options) - set(LOG_REQUEST_DEFAULTS))
         raise TypeError(f"log_request() got unexpected keyword arguments: {', '.join(unknown)}")
-    fields = {"provider": provider, "model": model, "input": input, "output": output,
-              "request_start_time": request_start_time, "request_end_time": request_end_time}
-    fields.update(LOG_REQUEST_DEFAULTS)
-    fields.update(options)
-    return fields
+    message = {"type": "log.request", "ref": ref, "provider": provider, "model": model, "input": input,
+               "output": output, "request_start_time": request_start_time, "request_end_time": request_end_time}
+    for name, default in LOG_REQUEST_DEFAULTS.items():
+        value = options.get(name, default)
+        if value is not None:
+            message[name] = value
+    for name in ("provider", "model", "input", "output", "request_start_time", "request_end_time"):
+        if message[name] is None:
+            del message[name]
+    return message
+
+
+def new_ref() -> str:
+    """A random (version 4) UUID as text, from 16 bytes of ``os.urandom``: what
+    ``str(uuid.uuid4())`` gives, in a third of the time."""
+    digits = os.urandom(16).hex()
+    variant = "89ab"[int(digits[16], 16) & 3]
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
 def _message(kind: str, **fields: Any) -> dict:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from typing import Any, Callable
 
 from . import messages
@@ -44,10 +42,10 @@ class TrackingClient:
         pltrackd sends the log to PromptLayer and learns the id; track calls name the request
         by ``request_ref=ref`` meanwhile. Takes the SDK's keyword arguments, with its defaults.
         """
-        ref = ref or str(uuid.UUID(bytes=os.urandom(16), version=4))
-        fields = messages.log_request_fields(provider, model, input, output, request_start_time,
-                                             request_end_time, options)
-        return self._log_handed_over(self._hand_over(messages.log_request(ref, fields)), ref)
+        ref = ref or messages.new_ref()
+        message = messages.log_request_message(ref, provider, model, input, output, request_start_time,
+                                               request_end_time, options)
+        return self._log_handed_over(self._hand_over(message), ref)
 
     @staticmethod
     def _log_handed_over(handed_over: bool, ref: str) -> str | None:
