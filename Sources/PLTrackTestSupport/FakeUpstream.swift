@@ -71,18 +71,24 @@ public final class FakeUpstream: Sendable {
     private let tls: NIOSSLContext?
     /// The port it listens on, kept after ``stop()`` so a test can point at the dead port.
     public let port: Int
+    /// Requests answered on one connection; the next one finds the connection closed without a
+    /// byte of answer, as a server that let an idle keep-alive connection go (`nil`: no limit).
+    let requestsPerConnection: Int?
 
     /// Starts a server on 127.0.0.1 at `port`, or at a free port when it is 0 (a test that
     /// stops one server and starts another on its port stands for an upstream that was down).
-    /// With `tls`, it serves HTTPS with that server context.
+    /// With `tls`, it serves HTTPS with that server context. With `requestsPerConnection`, it
+    /// closes each connection unanswered at the request after that many.
     public init(
         port: Int = 0,
         expectedAPIKey: String = "test-key-\(UInt32.random(in: 0...UInt32.max))",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tls: NIOSSLContext? = nil,
+        requestsPerConnection: Int? = nil,
         script: @escaping Script = { _, _ in .success }
     ) async throws {
         self.expectedAPIKey = expectedAPIKey
+        self.requestsPerConnection = requestsPerConnection
         self.contract = try APIContract.load()
         self.script = script
         self.tls = tls
@@ -192,6 +198,8 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
     private let upstream: FakeUpstream
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
+    /// Requests answered on this connection.
+    private var answered = 0
 
     init(upstream: FakeUpstream) {
         self.upstream = upstream
@@ -208,6 +216,12 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
             guard let head = self.head else {
                 return
             }
+            if let limit = self.upstream.requestsPerConnection, self.answered >= limit {
+                // As if the connection had been let go before this request came.
+                context.close(promise: nil)
+                return
+            }
+            self.answered += 1
             let request = FakeUpstream.Request(
                 method: head.method.rawValue,
                 path: head.uri,

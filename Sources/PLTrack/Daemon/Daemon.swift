@@ -102,7 +102,8 @@ public final class Daemon: Service, Sendable {
         let delivery: DeliveryResources
         let listeners: Listeners
         do {
-            delivery = try DeliveryResources(configuration: self.configuration, group: self.group, logger: self.logger)
+            delivery = try DeliveryResources(
+                configuration: self.configuration, group: self.group, stats: self.stats, logger: self.logger)
             listeners = try await Listeners.open(for: self)
         } catch {
             self.readiness.fail(error)

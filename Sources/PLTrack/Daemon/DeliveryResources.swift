@@ -8,7 +8,7 @@ struct DeliveryResources {
     /// One line for the startup log.
     let summary: String
 
-    init(configuration: DaemonConfiguration, group: any EventLoopGroup, logger: Logger) throws {
+    init(configuration: DaemonConfiguration, group: any EventLoopGroup, stats: DaemonStats, logger: Logger) throws {
         // With `--fsync always` a final outcome is as durable as the acceptance was.
         let synchronous = configuration.spoolDirectory != nil && configuration.fsyncPolicy == .always
         self.deadLetters = DeadLetters(
@@ -20,7 +20,8 @@ struct DeliveryResources {
                 connections: configuration.maximumInFlight,
                 requestTimeout: configuration.requestTimeout,
                 certificateAuthoritiesFile: configuration.upstreamCAFile,
-                eventLoopGroup: group
+                eventLoopGroup: group,
+                onStaleConnection: { stats.staleConnectionRetried() }
             )
             self.summary = "\(configuration.upstreamURL)"
         } else {

@@ -23,6 +23,7 @@ public final class DaemonStats: Sendable {
     private let upstreamRequests: Counter
     private let upstreamFailures: Counter
     private let retries: Counter
+    private let staleConnections: Counter
     private let logsAnswered: Counter
     private let deadLetterWriteFailures: Counter
     private let rejections: [ProtocolError.Code: Counter]
@@ -49,6 +50,7 @@ public final class DaemonStats: Sendable {
         self.upstreamRequests = Counter(label: Names.upstreamRequests, factory: registry)
         self.upstreamFailures = Counter(label: Names.upstreamFailures, factory: registry)
         self.retries = Counter(label: Names.retries, factory: registry)
+        self.staleConnections = Counter(label: Names.staleConnections, factory: registry)
         self.logsAnswered = Counter(label: Names.logsAnswered, factory: registry)
         self.deadLetterWriteFailures = Counter(label: Names.deadLetterWriteFailures, factory: registry)
         self.rejections = Dictionary(
@@ -80,6 +82,7 @@ public final class DaemonStats: Sendable {
         static let spoolFull = "pltrackd_spool_full_total"
         static let upstreamRequests = "pltrackd_upstream_requests_total"
         static let upstreamFailures = "pltrackd_upstream_failures_total"
+        static let staleConnections = "pltrackd_upstream_stale_connections_total"
         static let retries = "pltrackd_retries_total"
         static let logsAnswered = "pltrackd_logs_answered_total"
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
@@ -152,6 +155,11 @@ public final class DaemonStats: Sendable {
     }
 
     /// PromptLayer answered a `log.request` with its id.
+    /// A request met a kept connection the server had closed and went again on a fresh one.
+    func staleConnectionRetried() {
+        self.staleConnections.increment()
+    }
+
     func logAnswered() {
         self.logsAnswered.increment()
     }

@@ -40,6 +40,9 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     public var upstreamRequests: Int
     /// Attempts that got no HTTP answer (refused, reset, timed out).
     public var upstreamFailures: Int
+    /// Requests that met a kept connection the server had closed meanwhile and went again on a
+    /// fresh one, not counted as failed attempts.
+    public var upstreamStaleConnections = 0
     /// `closed` while PromptLayer answers; `open` or `probing` while it does not, and one probe
     /// at a time goes out.
     public var upstreamCircuit = "closed"
@@ -117,6 +120,7 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.retries = stats.count(DaemonStats.Names.retries)
         self.upstreamRequests = stats.count(DaemonStats.Names.upstreamRequests)
         self.upstreamFailures = stats.count(DaemonStats.Names.upstreamFailures)
+        self.upstreamStaleConnections = stats.count(DaemonStats.Names.staleConnections)
         self.upstreamLatencyP50Ms = stats.latencyMilliseconds(atPercentile: 50)
         self.upstreamLatencyP99Ms = stats.latencyMilliseconds(atPercentile: 99)
         self.backpressurePauses = stats.count(DaemonStats.Names.backpressurePauses)

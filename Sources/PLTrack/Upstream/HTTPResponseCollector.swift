@@ -16,8 +16,12 @@ struct CollectedResponse {
 final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
+    /// The connection closed or failed before the response was complete.
     struct ConnectionClosed: Error, CustomStringConvertible {
         var description: String
+        /// Not one byte of the response had come: the server may have closed the connection
+        /// before it read the request (a keep-alive connection it had let go meanwhile).
+        var beforeAnyResponse = false
     }
 
     private var pending: EventLoopPromise<CollectedResponse>?
@@ -66,12 +70,14 @@ final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.failPending(error)
+        self.failPending(ConnectionClosed(description: "\(error)"))
         context.close(promise: nil)
     }
 
-    private func failPending(_ error: any Error) {
+    private func failPending(_ error: ConnectionClosed) {
         let promise = self.pending
+        var error = error
+        error.beforeAnyResponse = self.response == nil
         self.pending = nil
         self.response = nil
         promise?.fail(error)

@@ -26,13 +26,16 @@ public final class HTTPUpstream: Upstream {
     ///   - connections: one per worker.
     ///   - certificateAuthoritiesFile: a PEM file of the authorities an `https` upstream's
     ///     certificate must chain to (`--upstream-ca-file`); `nil` trusts the system's roots.
+    ///   - onStaleConnection: told of each request sent again on a fresh connection after it
+    ///     met a kept one the server had closed.
     public init(
         baseURL: String,
         apiKey: APIKey,
         connections: Int,
         requestTimeout: Duration,
         certificateAuthoritiesFile: String? = nil,
-        eventLoopGroup: any EventLoopGroup
+        eventLoopGroup: any EventLoopGroup,
+        onStaleConnection: @escaping @Sendable () -> Void = {}
     ) throws {
         guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https",
@@ -70,7 +73,7 @@ public final class HTTPUpstream: Upstream {
             requestTimeout: TimeAmount(requestTimeout)
         )
         self.connections = (0..<max(1, connections)).map { _ in
-            UpstreamConnection(target: target, eventLoop: eventLoopGroup.next())
+            UpstreamConnection(target: target, eventLoop: eventLoopGroup.next(), onStaleConnection: onStaleConnection)
         }
     }
 

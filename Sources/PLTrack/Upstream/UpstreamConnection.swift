@@ -8,7 +8,10 @@ import NIOSSL
 ///
 /// A request goes out as head, body (the members slice between two braces) and end with one flush, so the socket sees one `writev`.
 /// The connection opens on the first request, is kept while the server keeps it alive, and
-/// opens again after it closes or fails.
+/// opens again after it closes or fails. A request that meets a kept connection the server
+/// had closed meanwhile (reset, or closed before one byte of the response) goes again, once,
+/// on a fresh connection: the server let the connection go and never read it, which is not a
+/// failed attempt (the official SDKs retry the same way).
 final class UpstreamConnection: Sendable {
     /// Where requests go and how.
     struct Target: Sendable {
@@ -38,11 +41,14 @@ final class UpstreamConnection: Sendable {
     let eventLoop: any EventLoop
     private let target: Target
     private let open: NIOLoopBoundBox<Open?>
+    /// Told of each request sent again after meeting a connection the server had closed.
+    private let onStaleConnection: @Sendable () -> Void
 
-    init(target: Target, eventLoop: any EventLoop) {
+    init(target: Target, eventLoop: any EventLoop, onStaleConnection: @escaping @Sendable () -> Void = {}) {
         self.target = target
         self.eventLoop = eventLoop
         self.open = NIOLoopBoundBox.makeEmptyBox(valueType: Open.self, eventLoop: eventLoop)
+        self.onStaleConnection = onStaleConnection
     }
 
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
@@ -51,8 +57,16 @@ final class UpstreamConnection: Sendable {
         guard self.eventLoop.inEventLoop else {
             return self.eventLoop.flatSubmit { self.post(path: path, body: body) }
         }
-        return self.connection().flatMap { open in
-            self.send(path: path, body: body, on: open)
+        return self.connection().flatMap { open, reused in
+            self.send(path: path, body: body, on: open).flatMapError { error in
+                guard reused, (error as? HTTPResponseCollector.ConnectionClosed)?.beforeAnyResponse == true else {
+                    return self.eventLoop.makeFailedFuture(error)
+                }
+                self.onStaleConnection()
+                return self.connection().flatMap { fresh, _ in
+                    self.send(path: path, body: body, on: fresh)
+                }
+            }
         }
     }
 
@@ -108,10 +122,10 @@ final class UpstreamConnection: Sendable {
         }
     }
 
-    /// The open connection, or a new one.
-    private func connection() -> EventLoopFuture<Open> {
+    /// The open connection (`reused`), or a new one.
+    private func connection() -> EventLoopFuture<(open: Open, reused: Bool)> {
         if let open = self.open.value, open.channel.isActive {
-            return self.eventLoop.makeSucceededFuture(open)
+            return self.eventLoop.makeSucceededFuture((open, true))
         }
         let target = self.target
         let collector = NIOLoopBound(HTTPResponseCollector(), eventLoop: self.eventLoop)
@@ -132,7 +146,7 @@ final class UpstreamConnection: Sendable {
             .map { channel in
                 let open = Open(channel: channel, collector: collector)
                 self.open.value = open
-                return open
+                return (open, false)
             }
     }
 
