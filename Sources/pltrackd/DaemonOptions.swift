@@ -98,6 +98,18 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "An HTTP proxy to reach PromptLayer through, as http://[user:password@]host:port: pltrackd asks it for a CONNECT tunnel, then speaks TLS to PromptLayer inside it. Default: $HTTPS_PROXY for an https upstream ($HTTP_PROXY for http); none without them. The password is sent only to the proxy, never logged.",
+            valueName: "url"))
+    var proxy: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Hosts reached without the proxy: comma-separated names (each with its subdomains), IP addresses, or * for all. Default: $NO_PROXY.",
+            valueName: "hosts"))
+    var noProxy: String?
+
+    @Option(
+        help: ArgumentHelp(
             "Where calls are appended as JSON lines when no API key is configured. Default: pltrackd-outbox.jsonl.",
             valueName: "path"))
     var outbox: String?
@@ -203,7 +215,7 @@ struct DaemonOptions: ParsableArguments {
             ("coalesce-window", self.coalesceWindow),
             ("max-in-flight", self.maxInFlight), ("workers", self.workers),
             ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
-            ("upstream-ca-file", self.upstreamCaFile),
+            ("upstream-ca-file", self.upstreamCaFile), ("proxy", self.proxy), ("no-proxy", self.noProxy),
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),
             ("flush-timeout", self.flushTimeout),

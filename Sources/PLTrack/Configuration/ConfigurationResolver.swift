@@ -85,6 +85,7 @@ public struct ConfigurationResolver: Sendable {
             configuration.spoolDirectory = String(state)
             sources["spool-dir"] = "STATE_DIRECTORY"
         }
+        self.proxyFromTheEnvironment(into: &configuration, sources: &sources, &problems)
         self.loadAPIKey(into: &configuration, sources: sources, &problems)
         Self.checkCertificateAuthorities(configuration, sources: sources, &problems)
         guard problems.isEmpty else {
@@ -108,6 +109,32 @@ public struct ConfigurationResolver: Sendable {
         case .failure(let fileProblems):
             problems += fileProblems.problems
             return nil
+        }
+    }
+
+    /// Without `proxy` set, the proxy the environment names for the upstream's scheme, as curl
+    /// and the SDKs take it: `HTTPS_PROXY` (or `https_proxy`) for `https`, `HTTP_PROXY` (or
+    /// `http_proxy`) for `http`.
+    private func proxyFromTheEnvironment(
+        into configuration: inout DaemonConfiguration, sources: inout [String: String],
+        _ problems: inout [ConfigurationProblem]
+    ) {
+        guard configuration.proxy == nil else {
+            return
+        }
+        let secure = configuration.upstreamURL.lowercased().hasPrefix("https://")
+        let names = secure ? ["HTTPS_PROXY", "https_proxy"] : ["HTTP_PROXY", "http_proxy"]
+        guard let name = names.first(where: { !(self.environment[$0] ?? "").isEmpty }),
+            let text = self.environment[name]
+        else {
+            return
+        }
+        switch UpstreamProxy.parse(text) {
+        case .success(let proxy):
+            configuration.proxy = proxy
+            sources["proxy"] = name
+        case .failure(let problem):
+            problems.append(ConfigurationProblem(source: name, message: problem.message))
         }
     }
 

@@ -36,6 +36,11 @@ public struct DaemonConfiguration: Sendable {
     /// PEM certificates that an `https` upstream's certificate must chain to
     /// (`--upstream-ca-file`); `nil` trusts the system's roots.
     public var upstreamCAFile: String?
+    /// The HTTP proxy PromptLayer is reached through (`--proxy`, else `HTTPS_PROXY` or
+    /// `HTTP_PROXY` by the upstream's scheme); `nil` connects directly.
+    public var proxy: UpstreamProxy?
+    /// Hosts reached without the proxy (`--no-proxy`, else `NO_PROXY`).
+    public var noProxy = ProxyExclusions("")
     /// Where the key came from, for `check-config` and the startup log.
     public var apiKeySource = "none"
     /// Where calls go without an API key (`--outbox`).

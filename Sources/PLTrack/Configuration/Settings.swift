@@ -28,6 +28,24 @@ public enum Settings {
             text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"
         },
         .optionalPath("api-key-file", \.apiKeyFile, reloadable: false),
+        Setting(name: "proxy", aliases: [], isReloadable: false) { text, configuration in
+            switch UpstreamProxy.parse(text) {
+            case .success(let proxy):
+                configuration.proxy = proxy
+                return nil
+            case .failure(let problem):
+                // The text is not repeated: it may hold a password.
+                return problem.message
+            }
+        } show: {
+            $0.proxy?.display
+        },
+        Setting(name: "no-proxy", aliases: ["NO_PROXY", "no_proxy"], isReloadable: false) { text, configuration in
+            configuration.noProxy = ProxyExclusions(text)
+            return nil
+        } show: {
+            $0.noProxy.entries.isEmpty ? nil : $0.noProxy.entries.joined(separator: ",")
+        },
         .optionalPath(
             "upstream-ca-file", \.upstreamCAFile, reloadable: false,
             problem: "must not be empty; leave it unset to trust the system's certificate authorities"),

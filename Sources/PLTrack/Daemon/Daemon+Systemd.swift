@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -6,10 +7,25 @@ extension Daemon {
     /// The `STATUS=` line: the counters, preceded by any note (such as a failed reload).
     func statusLine() -> String {
         let line = StatusLine.make(self.statsSnapshot())
-        guard let note = self.statusNote.withLock({ $0 }) else {
-            return line
+        let notes = [self.statusNote.withLock { $0 }, self.proxyRefusal.withLockedValue { $0 }].compactMap { $0 }
+        return (notes + [line]).joined(separator: " · ")
+    }
+
+    /// A tunnel the proxy opened (`refusal` `nil`) or refused: a refusal is logged when it is
+    /// new and said in `STATUS=` until a tunnel opens again.
+    static func proxyTunnel(_ refusal: String?, remembered: NIOLockedValueBox<String?>, logger: Logger) {
+        let previous = remembered.withLockedValue { value in
+            defer { value = refusal }
+            return value
         }
-        return "\(note) · \(line)"
+        guard previous != refusal else {
+            return
+        }
+        if let refusal {
+            logger.warning("\(refusal)")
+        } else {
+            logger.notice("the proxy opens tunnels to PromptLayer again")
+        }
     }
 
     /// Refreshes `STATUS=` every second until cancelled.

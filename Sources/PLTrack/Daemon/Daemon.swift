@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -28,6 +29,8 @@ public final class Daemon: Service, Sendable {
     private let readiness: EventLoopPromise<Void>
     /// Said in `STATUS=` until the next successful reload, e.g. why the last one failed.
     let statusNote = Mutex<String?>(nil)
+    /// Why the proxy refused the last tunnel, said in `STATUS=` until it opens one again.
+    let proxyRefusal = NIOLockedValueBox<String?>(nil)
     let terminal = ControllingTerminal()
     /// Where plain log lines go; its loss stops the daemon.
     let standardError: StandardErrorStream?
@@ -103,7 +106,10 @@ public final class Daemon: Service, Sendable {
         let listeners: Listeners
         do {
             delivery = try DeliveryResources(
-                configuration: self.configuration, group: self.group, stats: self.stats, logger: self.logger)
+                configuration: self.configuration, group: self.group, stats: self.stats, logger: self.logger,
+                onProxyTunnel: { [logger = self.logger, proxyRefusal = self.proxyRefusal] refusal in
+                    Self.proxyTunnel(refusal, remembered: proxyRefusal, logger: logger)
+                })
             listeners = try await Listeners.open(for: self)
         } catch {
             self.readiness.fail(error)

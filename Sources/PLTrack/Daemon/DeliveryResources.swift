@@ -8,7 +8,10 @@ struct DeliveryResources {
     /// One line for the startup log.
     let summary: String
 
-    init(configuration: DaemonConfiguration, group: any EventLoopGroup, stats: DaemonStats, logger: Logger) throws {
+    init(
+        configuration: DaemonConfiguration, group: any EventLoopGroup, stats: DaemonStats, logger: Logger,
+        onProxyTunnel: @escaping @Sendable (String?) -> Void = { _ in }
+    ) throws {
         // With `--fsync always` a final outcome is as durable as the acceptance was.
         let synchronous = configuration.spoolDirectory != nil && configuration.fsyncPolicy == .always
         self.deadLetters = DeadLetters(
@@ -21,9 +24,16 @@ struct DeliveryResources {
                 requestTimeout: configuration.requestTimeout,
                 certificateAuthoritiesFile: configuration.upstreamCAFile,
                 eventLoopGroup: group,
-                onStaleConnection: { stats.staleConnectionRetried() }
+                proxy: configuration.proxy,
+                noProxy: configuration.noProxy,
+                onStaleConnection: { stats.staleConnectionRetried() },
+                onProxyTunnel: onProxyTunnel
             )
-            self.summary = "\(configuration.upstreamURL)"
+            let direct = configuration.proxy == nil || (self.upstream as? HTTPUpstream)?.isDirect == true
+            self.summary =
+                direct
+                ? "\(configuration.upstreamURL)"
+                : "\(configuration.upstreamURL) through the proxy \(configuration.proxy?.display ?? "")"
         } else {
             self.upstream = OutboxUpstream(
                 file: try JSONLinesFile(path: configuration.outboxPath, synchronous: synchronous))

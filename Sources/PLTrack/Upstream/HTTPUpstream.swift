@@ -20,14 +20,18 @@ public final class HTTPUpstream: Upstream {
     }
 
     private let connections: [UpstreamConnection]
+    /// Whether PromptLayer is reached without a proxy.
+    let isDirect: Bool
 
     /// - Parameters:
     ///   - baseURL: scheme, host, optional port and path, e.g. `https://api.promptlayer.com`.
     ///   - connections: one per worker.
     ///   - certificateAuthoritiesFile: a PEM file of the authorities an `https` upstream's
     ///     certificate must chain to (`--upstream-ca-file`); `nil` trusts the system's roots.
+    ///   - proxy: the HTTP proxy to tunnel through, unless `noProxy` excludes the host.
     ///   - onStaleConnection: told of each request sent again on a fresh connection after it
     ///     met a kept one the server had closed.
+    ///   - onProxyTunnel: told of each tunnel the proxy opened (`nil`) or refused (why).
     public init(
         baseURL: String,
         apiKey: APIKey,
@@ -35,7 +39,10 @@ public final class HTTPUpstream: Upstream {
         requestTimeout: Duration,
         certificateAuthoritiesFile: String? = nil,
         eventLoopGroup: any EventLoopGroup,
-        onStaleConnection: @escaping @Sendable () -> Void = {}
+        proxy: UpstreamProxy? = nil,
+        noProxy: ProxyExclusions = ProxyExclusions(""),
+        onStaleConnection: @escaping @Sendable () -> Void = {},
+        onProxyTunnel: @escaping @Sendable (String?) -> Void = { _ in }
     ) throws {
         guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https",
@@ -70,10 +77,14 @@ public final class HTTPUpstream: Upstream {
                 "User-Agent": "pltrackd/\(PLTrackVersion.current)",
             ],
             connectTimeout: .seconds(10),
-            requestTimeout: TimeAmount(requestTimeout)
+            requestTimeout: TimeAmount(requestTimeout),
+            proxy: noProxy.excludes(host) ? nil : proxy
         )
+        self.isDirect = target.proxy == nil
         self.connections = (0..<max(1, connections)).map { _ in
-            UpstreamConnection(target: target, eventLoop: eventLoopGroup.next(), onStaleConnection: onStaleConnection)
+            UpstreamConnection(
+                target: target, eventLoop: eventLoopGroup.next(), onStaleConnection: onStaleConnection,
+                onProxyTunnel: onProxyTunnel)
         }
     }
 

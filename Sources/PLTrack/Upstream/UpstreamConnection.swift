@@ -25,6 +25,8 @@ final class UpstreamConnection: Sendable {
         var headers: HTTPHeaders
         var connectTimeout: TimeAmount
         var requestTimeout: TimeAmount
+        /// The proxy to tunnel through, unless the host is reached directly.
+        var proxy: UpstreamProxy?
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -43,12 +45,18 @@ final class UpstreamConnection: Sendable {
     private let open: NIOLoopBoundBox<Open?>
     /// Told of each request sent again after meeting a connection the server had closed.
     private let onStaleConnection: @Sendable () -> Void
+    /// Told of each tunnel the proxy opened (`nil`) or refused (why).
+    private let onProxyTunnel: @Sendable (String?) -> Void
 
-    init(target: Target, eventLoop: any EventLoop, onStaleConnection: @escaping @Sendable () -> Void = {}) {
+    init(
+        target: Target, eventLoop: any EventLoop, onStaleConnection: @escaping @Sendable () -> Void = {},
+        onProxyTunnel: @escaping @Sendable (String?) -> Void = { _ in }
+    ) {
         self.target = target
         self.eventLoop = eventLoop
         self.open = NIOLoopBoundBox.makeEmptyBox(valueType: Open.self, eventLoop: eventLoop)
         self.onStaleConnection = onStaleConnection
+        self.onProxyTunnel = onProxyTunnel
     }
 
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
@@ -129,25 +137,68 @@ final class UpstreamConnection: Sendable {
         }
         let target = self.target
         let collector = NIOLoopBound(HTTPResponseCollector(), eventLoop: self.eventLoop)
+        let tunnel = target.proxy.map { _ in self.eventLoop.makePromise(of: Void.self) }
         return ClientBootstrap(group: self.eventLoop)
             .connectTimeout(target.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls = target.tls {
+                    if let proxy = target.proxy, let tunnel {
+                        // The tunnel first; TLS and HTTP once it is open.
                         try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls, serverHostname: Self.serverName(target.host)))
+                            ProxyTunnelHandler(proxy: proxy, host: target.host, port: target.port, established: tunnel))
+                    } else {
+                        try Self.addHandlers(to: channel, target: target, collector: collector.value)
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(collector.value)
                 }
             }
-            .connect(host: target.host, port: target.port)
+            .connect(host: target.proxy?.host ?? target.host, port: target.proxy?.port ?? target.port)
+            .flatMap { channel in
+                guard let tunnel else {
+                    return channel.eventLoop.makeSucceededFuture(channel)
+                }
+                return self.throughTheTunnel(channel, opened: tunnel.futureResult, collector: collector)
+            }
             .map { channel in
                 let open = Open(channel: channel, collector: collector)
                 self.open.value = open
                 return (open, false)
             }
+    }
+
+    /// Once the proxy opened the tunnel on `channel`: TLS and HTTP in place of the tunnel's
+    /// handler. Reports the outcome, and closes the channel when the proxy refused.
+    private func throughTheTunnel(
+        _ channel: any Channel, opened: EventLoopFuture<Void>, collector: NIOLoopBound<HTTPResponseCollector>
+    ) -> EventLoopFuture<any Channel> {
+        let target = self.target
+        return opened.flatMap {
+            self.onProxyTunnel(nil)
+            return channel.pipeline.handler(type: ProxyTunnelHandler.self).flatMap { handler in
+                channel.pipeline.removeHandler(handler)
+            }
+        }.flatMapThrowing {
+            try Self.addHandlers(to: channel, target: target, collector: collector.value)
+            return channel
+        }.flatMapErrorThrowing { error in
+            if let refused = error as? ProxyTunnelHandler.Refused {
+                self.onProxyTunnel(refused.description)
+            }
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+    /// TLS for `https`, the HTTP/1 client handlers and the response collector.
+    private static func addHandlers(
+        to channel: any Channel, target: Target, collector: HTTPResponseCollector
+    ) throws {
+        if let tls = target.tls {
+            try channel.pipeline.syncOperations.addHandler(
+                NIOSSLClientHandler(context: tls, serverHostname: Self.serverName(target.host)))
+        }
+        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHandler(collector)
     }
 
     private static let openingBrace = ByteBuffer(string: "{")
