@@ -43,6 +43,9 @@ final class UpstreamConnection: Sendable {
     let eventLoop: any EventLoop
     private let target: Target
     private let open: NIOLoopBoundBox<Open?>
+    /// How many times the connection was closed on purpose (``close()``): a request that fails
+    /// because of it is not sent again.
+    private let closings: NIOLoopBoundBox<Int>
     /// Told of each request sent again after meeting a connection the server had closed.
     private let onStaleConnection: @Sendable () -> Void
     /// Told of each tunnel the proxy opened (`nil`) or refused (why).
@@ -55,6 +58,7 @@ final class UpstreamConnection: Sendable {
         self.target = target
         self.eventLoop = eventLoop
         self.open = NIOLoopBoundBox.makeEmptyBox(valueType: Open.self, eventLoop: eventLoop)
+        self.closings = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: eventLoop)
         self.onStaleConnection = onStaleConnection
         self.onProxyTunnel = onProxyTunnel
     }
@@ -65,9 +69,12 @@ final class UpstreamConnection: Sendable {
         guard self.eventLoop.inEventLoop else {
             return self.eventLoop.flatSubmit { self.post(path: path, body: body) }
         }
+        let closings = self.closings.value
         return self.connection().flatMap { open, reused in
             self.send(path: path, body: body, on: open).flatMapError { error in
-                guard reused, (error as? HTTPResponseCollector.ConnectionClosed)?.beforeAnyResponse == true else {
+                guard reused, (error as? HTTPResponseCollector.ConnectionClosed)?.beforeAnyResponse == true,
+                    self.closings.value == closings
+                else {
                     return self.eventLoop.makeFailedFuture(error)
                 }
                 self.onStaleConnection()
@@ -86,6 +93,7 @@ final class UpstreamConnection: Sendable {
     /// Closes the connection, if one is open.
     func close() -> EventLoopFuture<Void> {
         self.eventLoop.flatSubmit {
+            self.closings.value += 1
             guard let open = self.open.value else {
                 return self.eventLoop.makeSucceededVoidFuture()
             }
