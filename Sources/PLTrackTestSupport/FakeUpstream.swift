@@ -1,14 +1,17 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// A real HTTP server on loopback standing in for PromptLayer.
 ///
 /// Each request is checked against ``APIContract`` and recorded; a ``Script`` decides the
 /// answer, so a test can have it fail with 500, rate-limit with 429 and `Retry-After`, refuse
-/// with 400, or answer slowly. Given a certificate, it serves HTTPS instead of HTTP.
+/// with 400, or answer slowly. Given a certificate, it serves HTTPS instead of HTTP, and HTTP/2
+/// as well when its TLS context offers `h2` by ALPN.
 public final class FakeUpstream: Sendable {
     /// One request as it arrived.
     public struct Request: Sendable {
@@ -57,6 +60,7 @@ public final class FakeUpstream: Sendable {
         var violations: [String] = []
         var attempts: [[UInt8]: Int] = [:]
         var logged: [(id: Int64, request: Request)] = []
+        var connections: [String: Int] = [:]
     }
 
     /// The next id a `/log-request` is answered with, shared by every server in the process, so
@@ -74,21 +78,27 @@ public final class FakeUpstream: Sendable {
     /// Requests answered on one connection; the next one finds the connection closed without a
     /// byte of answer, as a server that let an idle keep-alive connection go (`nil`: no limit).
     let requestsPerConnection: Int?
+    /// Streams processed on one HTTP/2 connection; at the next, the server sends `GOAWAY` naming
+    /// the last it processed, and processes no stream after it (`nil`: no limit).
+    let streamsPerConnection: Int?
 
     /// Starts a server on 127.0.0.1 at `port`, or at a free port when it is 0 (a test that
     /// stops one server and starts another on its port stands for an upstream that was down).
     /// With `tls`, it serves HTTPS with that server context. With `requestsPerConnection`, it
-    /// closes each connection unanswered at the request after that many.
+    /// closes each connection unanswered at the request after that many. With
+    /// `streamsPerConnection`, it sends `GOAWAY` on each HTTP/2 connection after that many streams.
     public init(
         port: Int = 0,
         expectedAPIKey: String = "test-key-\(UInt32.random(in: 0...UInt32.max))",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         tls: NIOSSLContext? = nil,
         requestsPerConnection: Int? = nil,
+        streamsPerConnection: Int? = nil,
         script: @escaping Script = { _, _ in .success }
     ) async throws {
         self.expectedAPIKey = expectedAPIKey
         self.requestsPerConnection = requestsPerConnection
+        self.streamsPerConnection = streamsPerConnection
         self.contract = try APIContract.load()
         self.script = script
         self.tls = tls
@@ -96,18 +106,11 @@ public final class FakeUpstream: Sendable {
         self.channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                if let tls {
-                    do {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
-                    } catch {
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
-                }
-                return channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+                channel.eventLoop.makeCompletedFuture {
                     guard let upstream = box.withLockedValue({ $0 }) else {
                         throw ChannelError.ioOnClosedChannel
                     }
-                    try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(upstream: upstream))
+                    try upstream.configure(channel)
                 }
             }
             .bind(host: "127.0.0.1", port: port)
@@ -115,6 +118,51 @@ public final class FakeUpstream: Sendable {
         self.port = self.channel.localAddress?.port ?? port
         box.withLockedValue { $0 = self }
     }
+
+    /// An HTTP/1.1 pipeline, or for TLS one that serves what ALPN chose: HTTP/2 for `h2`.
+    private func configure(_ channel: any Channel) throws {
+        let pipeline = channel.pipeline.syncOperations
+        guard let tls = self.tls else {
+            try self.configureHTTP1(channel)
+            return
+        }
+        try pipeline.addHandler(NIOSSLServerHandler(context: tls))
+        try pipeline.addHandler(
+            ApplicationProtocolNegotiationHandler { result, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if result == .negotiated("h2") {
+                        try self.configureHTTP2(channel)
+                    } else {
+                        try self.configureHTTP1(channel)
+                    }
+                }
+            })
+    }
+
+    private func configureHTTP1(_ channel: any Channel) throws {
+        self.record.withLockedValue { $0.connections["http/1.1", default: 0] += 1 }
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+        try channel.pipeline.syncOperations.addHandler(FakeUpstreamHandler(upstream: self))
+    }
+
+    private func configureHTTP2(_ channel: any Channel) throws {
+        self.record.withLockedValue { $0.connections["h2", default: 0] += 1 }
+        let connection = NIOLoopBound(FakeHTTP2Connection(), eventLoop: channel.eventLoop)
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server,
+            connectionConfiguration: .init(),
+            streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(
+                    FakeUpstreamHandler(upstream: self, http2: connection.value))
+            }
+        }
+    }
+
+    /// Connections accepted, by protocol (`h2`, `http/1.1`).
+    public var connections: [String: Int] { self.record.withLockedValue { $0.connections } }
 
     /// `http://127.0.0.1:PORT`, or `https://` when it serves TLS.
     public var baseURL: String { "\(self.tls == nil ? "http" : "https")://127.0.0.1:\(self.port)" }
@@ -151,7 +199,10 @@ public final class FakeUpstream: Sendable {
 
     /// A new server on this one's port, with its key and script: the upstream coming back.
     public func restarted() async throws -> FakeUpstream {
-        try await FakeUpstream(port: self.port, expectedAPIKey: self.expectedAPIKey, tls: self.tls, script: self.script)
+        try await FakeUpstream(
+            port: self.port, expectedAPIKey: self.expectedAPIKey, tls: self.tls,
+            requestsPerConnection: self.requestsPerConnection, streamsPerConnection: self.streamsPerConnection,
+            script: self.script)
     }
 
     /// Records `request` and decides its answer.
@@ -196,13 +247,16 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let upstream: FakeUpstream
+    /// The HTTP/2 connection this stream is on, if it is one.
+    private let http2: FakeHTTP2Connection?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     /// Requests answered on this connection.
     private var answered = 0
 
-    init(upstream: FakeUpstream) {
+    init(upstream: FakeUpstream, http2: FakeHTTP2Connection? = nil) {
         self.upstream = upstream
+        self.http2 = http2
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -222,6 +276,19 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
                 return
             }
             self.answered += 1
+            if let http2 = self.http2,
+                let streamID = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID),
+                case .refuse(let goAway) = http2.decide(streamID, limit: self.upstream.streamsPerConnection)
+            {
+                // Past the limit: not processed; the first such stream makes the server say so.
+                if let last = goAway, let parent = context.channel.parent {
+                    let frame = HTTP2Frame(
+                        streamID: .rootStream,
+                        payload: .goAway(lastStreamID: last, errorCode: .noError, opaqueData: nil))
+                    parent.writeAndFlush(frame, promise: nil)
+                }
+                return
+            }
             let request = FakeUpstream.Request(
                 method: head.method.rawValue,
                 path: head.uri,
@@ -263,5 +330,29 @@ final class FakeUpstreamHandler: ChannelInboundHandler {
                 channel.close(promise: nil)
             }
         }
+    }
+}
+
+/// One HTTP/2 connection of the fake server: it processes a number of streams, and at the
+/// next one sends `GOAWAY` naming the last it processed, and processes none after it.
+final class FakeHTTP2Connection {
+    enum Decision {
+        case process
+        /// Not processed: the first such stream also sends the `GOAWAY`.
+        case refuse(goAway: HTTP2StreamID?)
+    }
+
+    private var processed = 0
+    private var lastProcessed: HTTP2StreamID?
+    private var wentAway = false
+
+    func decide(_ streamID: HTTP2StreamID, limit: Int?) -> Decision {
+        guard let limit, self.processed >= limit else {
+            self.processed += 1
+            self.lastProcessed = max(self.lastProcessed ?? streamID, streamID)
+            return .process
+        }
+        defer { self.wentAway = true }
+        return .refuse(goAway: self.wentAway ? nil : self.lastProcessed)
     }
 }

@@ -54,12 +54,14 @@ public struct TestCertificateAuthority: Sendable {
         )
     }
 
-    /// A TLS server context presenting the server certificate.
-    public func serverContext() throws -> NIOSSLContext {
-        let configuration = TLSConfiguration.makeServerConfiguration(
+    /// A TLS server context presenting the server certificate, offering `applicationProtocols`
+    /// by ALPN (`["h2", "http/1.1"]` for a server that speaks HTTP/2; none for HTTP/1.1 only).
+    public func serverContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(self.serverCertificatePath).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: self.serverKeyPath, format: .pem))
         )
+        configuration.applicationProtocols = applicationProtocols
         return try NIOSSLContext(configuration: configuration)
     }
 

@@ -86,6 +86,12 @@ struct DaemonOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Connections to PromptLayer when it speaks HTTP/2 (offered over TLS, chosen by ALPN h2): each carries up to the server's limit of concurrent streams, so 8 carry the 512 requests --max-in-flight allows with 100 streams each. At least one per event-loop thread. Over HTTP/1.1 each request on its way has a keep-alive connection of its own instead. Default: 8.",
+            valueName: "n"))
+    var http2Connections: String?
+
+    @Option(
+        help: ArgumentHelp(
             "File holding the PromptLayer API key. Without it: the systemd credential promptlayer-api-key, else $PROMPTLAYER_API_KEY; without any key, calls go to the outbox.",
             valueName: "path"))
     var apiKeyFile: String?
@@ -214,7 +220,8 @@ struct DaemonOptions: ParsableArguments {
             ("allow-gid", self.allowGid.isEmpty ? nil : self.allowGid.joined(separator: ",")),
             ("coalesce-window", self.coalesceWindow),
             ("max-in-flight", self.maxInFlight), ("workers", self.workers),
-            ("queue-capacity", self.queueCapacity), ("upstream", self.upstream), ("api-key-file", self.apiKeyFile),
+            ("queue-capacity", self.queueCapacity), ("upstream", self.upstream),
+            ("http2-connections", self.http2Connections), ("api-key-file", self.apiKeyFile),
             ("upstream-ca-file", self.upstreamCaFile), ("proxy", self.proxy), ("no-proxy", self.noProxy),
             ("outbox", self.outbox), ("dead-letter", self.deadLetter), ("retry-base", self.retryBase),
             ("retry-cap", self.retryCap), ("request-timeout", self.requestTimeout),

@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable {
     /// The most requests on their way to PromptLayer at once (`--max-in-flight`, formerly
     /// `--workers`): the ceiling of the delivery governor's adaptive limit, which starts at 8.
     public var maximumInFlight = 512
+    /// Connections that carry the requests as streams when PromptLayer speaks HTTP/2.
+    public var http2Connections = 8
     /// The most calls held in the pipeline (`--queue-capacity`).
     public var queueCapacity = 100_000
     /// PromptLayer's base URL (`--upstream`, `PROMPTLAYER_BASE_URL`).

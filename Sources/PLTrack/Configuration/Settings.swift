@@ -27,6 +27,7 @@ public enum Settings {
         .text("upstream", \.upstreamURL, aliases: ["PROMPTLAYER_BASE_URL"], reloadable: false) { text in
             text.hasPrefix("http://") || text.hasPrefix("https://") ? nil : "must start with http:// or https://"
         },
+        .integer("http2-connections", \.http2Connections, in: 1...64, reloadable: false),
         .optionalPath("api-key-file", \.apiKeyFile, reloadable: false),
         Setting(name: "proxy", aliases: [], isReloadable: false) { text, configuration in
             switch UpstreamProxy.parse(text) {

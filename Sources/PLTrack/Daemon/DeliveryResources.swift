@@ -21,13 +21,17 @@ struct DeliveryResources {
                 baseURL: configuration.upstreamURL,
                 apiKey: key,
                 connections: configuration.maximumInFlight,
+                http2Connections: configuration.http2Connections,
                 requestTimeout: configuration.requestTimeout,
                 certificateAuthoritiesFile: configuration.upstreamCAFile,
                 eventLoopGroup: group,
                 proxy: configuration.proxy,
                 noProxy: configuration.noProxy,
-                onStaleConnection: { stats.staleConnectionRetried() },
-                onProxyTunnel: onProxyTunnel
+                events: HTTPUpstream.Events(
+                    onResent: { stats.unprocessedRequestResent(staleConnection: $0) },
+                    onProxyTunnel: onProxyTunnel,
+                    onOpened: { stats.upstreamConnectionOpened(http2: $0) }
+                )
             )
             let direct = configuration.proxy == nil || (self.upstream as? HTTPUpstream)?.isDirect == true
             self.summary =

@@ -24,6 +24,8 @@ public final class DaemonStats: Sendable {
     private let upstreamFailures: Counter
     private let retries: Counter
     private let staleConnections: Counter
+    private let refusedStreams: Counter
+    private let upstreamConnections: [Bool: Counter]
     private let logsAnswered: Counter
     private let deadLetterWriteFailures: Counter
     private let rejections: [ProtocolError.Code: Counter]
@@ -51,6 +53,11 @@ public final class DaemonStats: Sendable {
         self.upstreamFailures = Counter(label: Names.upstreamFailures, factory: registry)
         self.retries = Counter(label: Names.retries, factory: registry)
         self.staleConnections = Counter(label: Names.staleConnections, factory: registry)
+        self.refusedStreams = Counter(label: Names.refusedStreams, factory: registry)
+        self.upstreamConnections = [
+            true: Counter(label: Names.upstreamConnections, dimensions: [("protocol", "h2")], factory: registry),
+            false: Counter(label: Names.upstreamConnections, dimensions: [("protocol", "http/1.1")], factory: registry),
+        ]
         self.logsAnswered = Counter(label: Names.logsAnswered, factory: registry)
         self.deadLetterWriteFailures = Counter(label: Names.deadLetterWriteFailures, factory: registry)
         self.rejections = Dictionary(
@@ -83,6 +90,8 @@ public final class DaemonStats: Sendable {
         static let upstreamRequests = "pltrackd_upstream_requests_total"
         static let upstreamFailures = "pltrackd_upstream_failures_total"
         static let staleConnections = "pltrackd_upstream_stale_connections_total"
+        static let refusedStreams = "pltrackd_upstream_refused_streams_total"
+        static let upstreamConnections = "pltrackd_upstream_connections_opened_total"
         static let retries = "pltrackd_retries_total"
         static let logsAnswered = "pltrackd_logs_answered_total"
         static let deadLetterWriteFailures = "pltrackd_dead_letter_write_failures_total"
@@ -154,12 +163,19 @@ public final class DaemonStats: Sendable {
         }
     }
 
-    /// PromptLayer answered a `log.request` with its id.
-    /// A request met a kept connection the server had closed and went again on a fresh one.
-    func staleConnectionRetried() {
-        self.staleConnections.increment()
+    /// A request the server had not processed went again on a fresh connection: it met a kept
+    /// HTTP/1.1 connection the server had closed (`staleConnection`), or the HTTP/2 server
+    /// refused its stream or went away before it.
+    func unprocessedRequestResent(staleConnection: Bool) {
+        (staleConnection ? self.staleConnections : self.refusedStreams).increment()
     }
 
+    /// A connection to PromptLayer opened, speaking HTTP/2 or HTTP/1.1.
+    func upstreamConnectionOpened(http2: Bool) {
+        self.upstreamConnections[http2]?.increment()
+    }
+
+    /// PromptLayer answered a `log.request` with its id.
     func logAnswered() {
         self.logsAnswered.increment()
     }
@@ -201,6 +217,11 @@ public final class DaemonStats: Sendable {
     }
 
     var openConnections: Int { Int(self.registry.meter(Names.connectionsOpen)) }
+
+    /// Connections to PromptLayer opened so far that speak HTTP/2 (`true`) or HTTP/1.1.
+    func upstreamConnectionsOpened(http2: Bool) -> Int {
+        Int(self.registry.counter(Names.upstreamConnections, [("protocol", http2 ? "h2" : "http/1.1")]))
+    }
 
     /// The rejection counts by code, every code present.
     var rejectionsByCode: [String: Int] {

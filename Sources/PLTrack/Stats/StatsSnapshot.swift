@@ -43,6 +43,12 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
     /// Requests that met a kept connection the server had closed meanwhile and went again on a
     /// fresh one, not counted as failed attempts.
     public var upstreamStaleConnections = 0
+    /// HTTP/2 streams the server refused (`REFUSED_STREAM`) or said with `GOAWAY` it would not
+    /// process, sent again on a fresh connection, not counted as failed attempts.
+    public var upstreamRefusedStreams = 0
+    /// Connections to PromptLayer opened so far, speaking HTTP/2 and HTTP/1.1.
+    public var upstreamConnectionsH2 = 0
+    public var upstreamConnectionsHttp1 = 0
     /// `closed` while PromptLayer answers; `open` or `probing` while it does not, and one probe
     /// at a time goes out.
     public var upstreamCircuit = "closed"
@@ -121,6 +127,9 @@ public struct StatsSnapshot: Sendable, Codable, Equatable {
         self.upstreamRequests = stats.count(DaemonStats.Names.upstreamRequests)
         self.upstreamFailures = stats.count(DaemonStats.Names.upstreamFailures)
         self.upstreamStaleConnections = stats.count(DaemonStats.Names.staleConnections)
+        self.upstreamRefusedStreams = stats.count(DaemonStats.Names.refusedStreams)
+        self.upstreamConnectionsH2 = stats.upstreamConnectionsOpened(http2: true)
+        self.upstreamConnectionsHttp1 = stats.upstreamConnectionsOpened(http2: false)
         self.upstreamLatencyP50Ms = stats.latencyMilliseconds(atPercentile: 50)
         self.upstreamLatencyP99Ms = stats.latencyMilliseconds(atPercentile: 99)
         self.backpressurePauses = stats.count(DaemonStats.Names.backpressurePauses)

@@ -10,8 +10,8 @@ struct CollectedResponse {
     var keepAlive: Bool
 }
 
-/// The last handler of an upstream connection: collects the response to the one request in
-/// flight (its body cut at ``HTTPUpstream/maximumKeptBodyBytes``) and completes its promise.
+/// The last handler of an upstream HTTP/1.1 connection or HTTP/2 stream: collects the response
+/// to the one request in flight (its body cut at ``HTTPUpstream/maximumKeptBodyBytes``) and completes its promise.
 /// A connection that closes or fails fails the request in flight.
 final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
@@ -22,6 +22,8 @@ final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandle
         /// Not one byte of the response had come: the server may have closed the connection
         /// before it read the request (a keep-alive connection it had let go meanwhile).
         var beforeAnyResponse = false
+        /// The error that closed it, if one did (an HTTP/2 stream's reset code, say).
+        var cause: (any Error)?
     }
 
     private var pending: EventLoopPromise<CollectedResponse>?
@@ -70,7 +72,7 @@ final class HTTPResponseCollector: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.failPending(ConnectionClosed(description: "\(error)"))
+        self.failPending(ConnectionClosed(description: "\(error)", cause: error))
         context.close(promise: nil)
     }
 

@@ -1,23 +1,27 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
-/// One worker's keep-alive HTTP/1.1 connection to PromptLayer, on one event loop: SwiftNIO's
-/// own HTTP/1 client handlers, with TLS from NIOSSL for `https`.
+/// A connection to PromptLayer on one event loop, opened on the first request and again after
+/// it closes or fails: HTTP/2 when the server offers it over TLS (ALPN `h2`), carrying many
+/// requests at once as streams (``HTTP2Session``); HTTP/1.1 keep-alive otherwise, one request
+/// at a time (``HTTP1Session``). SwiftNIO's own handlers, TLS from NIOSSL, and an HTTP
+/// `CONNECT` tunnel first when a proxy is set.
 ///
-/// A request goes out as head, body (the members slice between two braces) and end with one flush, so the socket sees one `writev`.
-/// The connection opens on the first request, is kept while the server keeps it alive, and
-/// opens again after it closes or fails. A request that meets a kept connection the server
-/// had closed meanwhile (reset, or closed before one byte of the response) goes again, once,
-/// on a fresh connection: the server let the connection go and never read it, which is not a
-/// failed attempt (the official SDKs retry the same way).
+/// A request the server certainly did not process (a kept HTTP/1.1 connection it had closed
+/// meanwhile, an HTTP/2 stream it refused or said with `GOAWAY` it would not process) goes
+/// again, once, on a fresh connection, and is not a failed attempt: the official SDKs retry
+/// the same way.
 final class UpstreamConnection: Sendable {
     /// Where requests go and how.
     struct Target: Sendable {
         var host: String
         var port: Int
-        /// For `https`: the context, and the name the certificate must carry (and SNI).
+        /// For `https`: the context (offering `h2` and `http/1.1`), and the name the
+        /// certificate must carry (and SNI).
         var tls: NIOSSLContext?
         /// The base URL's path, before each request's (`""` for none).
         var pathPrefix: String
@@ -35,32 +39,39 @@ final class UpstreamConnection: Sendable {
         var isTimeout = false
     }
 
-    private struct Open: Sendable {
-        var channel: any Channel
-        var collector: NIOLoopBound<HTTPResponseCollector>
+    /// What the connection is told about, for the daemon's counters and `STATUS=`.
+    struct Events: Sendable {
+        /// A request went again on a fresh connection because the server had not processed it.
+        var onResent: @Sendable (UnprocessedRequest.Reason) -> Void = { _ in }
+        /// A proxy opened a tunnel (`nil`) or refused one (why).
+        var onProxyTunnel: @Sendable (String?) -> Void = { _ in }
+        /// A connection opened, speaking HTTP/2 (`true`) or HTTP/1.1.
+        var onOpened: @Sendable (_ http2: Bool) -> Void = { _ in }
     }
 
     let eventLoop: any EventLoop
     private let target: Target
-    private let open: NIOLoopBoundBox<Open?>
+    private let events: Events
+    private let session: NIOLoopBoundBox<(any UpstreamSession)?>
+    /// The connection being opened, which every request meanwhile waits for.
+    private let opening: NIOLoopBoundBox<EventLoopFuture<NIOLoopBound<any UpstreamSession>>?>
     /// How many times the connection was closed on purpose (``close()``): a request that fails
     /// because of it is not sent again.
     private let closings: NIOLoopBoundBox<Int>
-    /// Told of each request sent again after meeting a connection the server had closed.
-    private let onStaleConnection: @Sendable () -> Void
-    /// Told of each tunnel the proxy opened (`nil`) or refused (why).
-    private let onProxyTunnel: @Sendable (String?) -> Void
 
-    init(
-        target: Target, eventLoop: any EventLoop, onStaleConnection: @escaping @Sendable () -> Void = {},
-        onProxyTunnel: @escaping @Sendable (String?) -> Void = { _ in }
-    ) {
+    init(target: Target, eventLoop: any EventLoop, events: Events = Events()) {
         self.target = target
         self.eventLoop = eventLoop
-        self.open = NIOLoopBoundBox.makeEmptyBox(valueType: Open.self, eventLoop: eventLoop)
+        self.events = events
+        self.session = NIOLoopBoundBox.makeEmptyBox(valueType: (any UpstreamSession).self, eventLoop: eventLoop)
+        self.opening = NIOLoopBoundBox.makeEmptyBox(
+            valueType: EventLoopFuture<NIOLoopBound<any UpstreamSession>>.self, eventLoop: eventLoop)
         self.closings = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: eventLoop)
-        self.onStaleConnection = onStaleConnection
-        self.onProxyTunnel = onProxyTunnel
+    }
+
+    /// Whether the open connection speaks HTTP/2; `false` when none is open.
+    var isMultiplexed: Bool {
+        self.eventLoop.inEventLoop && self.session.value?.isMultiplexed == true
     }
 
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
@@ -69,23 +80,29 @@ final class UpstreamConnection: Sendable {
         guard self.eventLoop.inEventLoop else {
             return self.eventLoop.flatSubmit { self.post(path: path, body: body) }
         }
+        var headers = self.target.headers
+        headers.add(name: "Content-Length", value: String(body.byteCount))
+        let request = UpstreamRequest(
+            head: HTTPRequestHead(
+                version: .http1_1, method: .POST, uri: self.target.pathPrefix + path, headers: headers),
+            body: body,
+            timeout: self.target.requestTimeout
+        )
         let closings = self.closings.value
-        return self.connection().flatMap { open, reused in
-            self.send(path: path, body: body, on: open).flatMapError { error in
-                guard reused, (error as? HTTPResponseCollector.ConnectionClosed)?.beforeAnyResponse == true,
-                    self.closings.value == closings
-                else {
+        return self.connection().flatMap { session in
+            session.value.send(request).flatMapError { error in
+                guard let unprocessed = error as? UnprocessedRequest, self.closings.value == closings else {
                     return self.eventLoop.makeFailedFuture(error)
                 }
-                self.onStaleConnection()
-                return self.connection().flatMap { fresh, _ in
-                    self.send(path: path, body: body, on: fresh)
+                self.events.onResent(unprocessed.reason)
+                return self.connection().flatMap { fresh in
+                    fresh.value.send(request)
                 }
             }
         }
     }
 
-    /// Closes the connection, failing the request in flight, if any.
+    /// Closes the connection, failing the requests in flight, if any.
     func abandon() {
         _ = self.close()
     }
@@ -94,59 +111,40 @@ final class UpstreamConnection: Sendable {
     func close() -> EventLoopFuture<Void> {
         self.eventLoop.flatSubmit {
             self.closings.value += 1
-            guard let open = self.open.value else {
+            guard let session = self.session.value else {
                 return self.eventLoop.makeSucceededVoidFuture()
             }
-            self.open.value = nil
-            return open.channel.close().recover { _ in }
+            self.session.value = nil
+            return session.channel.close().recover { _ in }
         }
     }
 
-    private func send(path: String, body: TrackBody, on open: Open) -> EventLoopFuture<CollectedResponse> {
-        let promise = self.eventLoop.makePromise(of: CollectedResponse.self)
-        open.collector.value.expect(promise)
-        var headers = self.target.headers
-        headers.add(name: "Content-Length", value: String(body.byteCount))
-        let head = HTTPRequestHead(
-            version: .http1_1, method: .POST, uri: self.target.pathPrefix + path, headers: headers)
-        let channel = open.channel
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        // The body's members go out as the slice they are, between the two braces.
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(Self.openingBrace)), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(body.members)), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(Self.closingBrace)), promise: nil)
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        let timeout = self.eventLoop.scheduleTask(in: self.target.requestTimeout) {
-            promise.fail(
-                Failure(
-                    description: "no response within \(self.target.requestTimeout.nanoseconds / 1_000_000) ms",
-                    isTimeout: true))
-            channel.close(promise: nil)
+    /// The open connection if it takes another request, or the one being opened, or a new one.
+    private func connection() -> EventLoopFuture<NIOLoopBound<any UpstreamSession>> {
+        if let session = self.session.value, session.isUsable {
+            return self.eventLoop.makeSucceededFuture(NIOLoopBound(session, eventLoop: self.eventLoop))
         }
-        return promise.futureResult.always { result in
-            timeout.cancel()
-            switch result {
-            case .success(let response) where response.keepAlive:
-                break
-            case .success, .failure:
-                // Not reused: the server said so, or the connection is in an unknown state.
-                if self.open.value?.channel === channel {
-                    self.open.value = nil
-                }
-                channel.close(promise: nil)
+        if let opening = self.opening.value {
+            return opening
+        }
+        let opening = self.open()
+        self.opening.value = opening
+        opening.whenComplete { result in
+            self.opening.value = nil
+            if case .success(let session) = result {
+                self.session.value = session.value
+                self.events.onOpened(session.value.isMultiplexed)
             }
         }
+        return opening
     }
 
-    /// The open connection (`reused`), or a new one.
-    private func connection() -> EventLoopFuture<(open: Open, reused: Bool)> {
-        if let open = self.open.value, open.channel.isActive {
-            return self.eventLoop.makeSucceededFuture((open, true))
-        }
+    /// Connects (through the proxy's tunnel, if any), then TLS and the protocol it agrees on.
+    private func open() -> EventLoopFuture<NIOLoopBound<any UpstreamSession>> {
         let target = self.target
-        let collector = NIOLoopBound(HTTPResponseCollector(), eventLoop: self.eventLoop)
+        let negotiated = self.eventLoop.makePromise(of: NIOLoopBound<any UpstreamSession>.self)
         let tunnel = target.proxy.map { _ in self.eventLoop.makePromise(of: Void.self) }
-        return ClientBootstrap(group: self.eventLoop)
+        let connected = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(target.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -155,65 +153,123 @@ final class UpstreamConnection: Sendable {
                         // The tunnel first; TLS and HTTP once it is open.
                         try channel.pipeline.syncOperations.addHandler(
                             ProxyTunnelHandler(proxy: proxy, host: target.host, port: target.port, established: tunnel))
-                    } else {
-                        try Self.addHandlers(to: channel, target: target, collector: collector.value)
                     }
                 }
             }
             .connect(host: target.proxy?.host ?? target.host, port: target.proxy?.port ?? target.port)
-            .flatMap { channel in
-                guard let tunnel else {
-                    return channel.eventLoop.makeSucceededFuture(channel)
+        connected.whenFailure { negotiated.fail($0) }
+        connected.whenSuccess { channel in
+            channel.closeFuture.whenComplete { _ in
+                negotiated.fail(
+                    HTTPResponseCollector.ConnectionClosed(description: "the connection closed while it was set up"))
+            }
+            if let tunnel {
+                self.throughTheTunnel(channel, opened: tunnel.futureResult, negotiated: negotiated)
+            } else {
+                // Once connected, so that an HTTP/1.1 session is handed out only on an open
+                // connection; TLS starts its handshake as it is added.
+                do {
+                    try Self.addHandlers(to: channel, target: target, negotiated: negotiated)
+                } catch {
+                    negotiated.fail(error)
+                    channel.close(promise: nil)
                 }
-                return self.throughTheTunnel(channel, opened: tunnel.futureResult, collector: collector)
             }
-            .map { channel in
-                let open = Open(channel: channel, collector: collector)
-                self.open.value = open
-                return (open, false)
-            }
+        }
+        return negotiated.futureResult
     }
 
     /// Once the proxy opened the tunnel on `channel`: TLS and HTTP in place of the tunnel's
     /// handler. Reports the outcome, and closes the channel when the proxy refused.
     private func throughTheTunnel(
-        _ channel: any Channel, opened: EventLoopFuture<Void>, collector: NIOLoopBound<HTTPResponseCollector>
-    ) -> EventLoopFuture<any Channel> {
+        _ channel: any Channel, opened: EventLoopFuture<Void>,
+        negotiated: EventLoopPromise<NIOLoopBound<any UpstreamSession>>
+    ) {
         let target = self.target
-        return opened.flatMap {
+        opened.flatMap {
             self.onProxyTunnel(nil)
             return channel.pipeline.handler(type: ProxyTunnelHandler.self).flatMap { handler in
                 channel.pipeline.removeHandler(handler)
             }
         }.flatMapThrowing {
-            try Self.addHandlers(to: channel, target: target, collector: collector.value)
-            return channel
-        }.flatMapErrorThrowing { error in
+            try Self.addHandlers(to: channel, target: target, negotiated: negotiated)
+        }.whenFailure { error in
             if let refused = error as? ProxyTunnelHandler.Refused {
                 self.onProxyTunnel(refused.description)
             }
+            negotiated.fail(error)
             channel.close(promise: nil)
-            throw error
         }
     }
 
-    /// TLS for `https`, the HTTP/1 client handlers and the response collector.
+    private func onProxyTunnel(_ refusal: String?) {
+        self.events.onProxyTunnel(refusal)
+    }
+
+    /// For `https`: TLS, offering `h2` and `http/1.1`, and the session for what the server
+    /// chose. For `http`: an HTTP/1.1 session at once.
     private static func addHandlers(
-        to channel: any Channel, target: Target, collector: HTTPResponseCollector
+        to channel: any Channel, target: Target, negotiated: EventLoopPromise<NIOLoopBound<any UpstreamSession>>
     ) throws {
-        if let tls = target.tls {
-            try channel.pipeline.syncOperations.addHandler(
-                NIOSSLClientHandler(context: tls, serverHostname: Self.serverName(target.host)))
+        let pipeline = channel.pipeline.syncOperations
+        guard let tls = target.tls else {
+            negotiated.succeed(NIOLoopBound(try Self.http1Session(on: channel), eventLoop: channel.eventLoop))
+            return
         }
+        let failure = SetUpFailure(negotiated: negotiated)
+        try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: Self.serverName(target.host)))
+        try pipeline.addHandler(
+            ApplicationProtocolNegotiationHandler { result, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    channel.pipeline.syncOperations.removeHandler(failure, promise: nil)
+                    let session: any UpstreamSession =
+                        result == .negotiated("h2")
+                        ? try Self.http2Session(on: channel) : try Self.http1Session(on: channel)
+                    negotiated.succeed(NIOLoopBound(session, eventLoop: channel.eventLoop))
+                }
+            })
+        try pipeline.addHandler(failure)
+    }
+
+    private static func http1Session(on channel: any Channel) throws -> HTTP1Session {
+        let collector = HTTPResponseCollector()
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(collector)
+        return HTTP1Session(channel: channel, collector: collector)
     }
 
-    private static let openingBrace = ByteBuffer(string: "{")
-    private static let closingBrace = ByteBuffer(string: "}")
+    private static func http2Session(on channel: any Channel) throws -> HTTP2Session {
+        let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client,
+            connectionConfiguration: .init(),
+            streamConfiguration: .init()
+        ) { stream in
+            // The server opens no streams of its own (no push): any it tries is closed.
+            stream.close()
+        }
+        let watcher = HTTP2ConnectionWatcher()
+        try channel.pipeline.syncOperations.addHandler(watcher)
+        return HTTP2Session(channel: channel, multiplexer: multiplexer, watcher: watcher)
+    }
 
     /// The name for SNI: none for an IP address, as RFC 6066 says.
     private static func serverName(_ host: String) -> String? {
         (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+    }
+}
+
+/// Fails the set-up with the first error on the connection before TLS and the protocol are
+/// agreed (an untrusted certificate, say), so the request names it.
+private final class SetUpFailure: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let negotiated: EventLoopPromise<NIOLoopBound<any UpstreamSession>>
+
+    init(negotiated: EventLoopPromise<NIOLoopBound<any UpstreamSession>>) {
+        self.negotiated = negotiated
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.negotiated.fail(error)
+        context.close(promise: nil)
     }
 }
