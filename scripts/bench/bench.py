@@ -24,13 +24,14 @@ SIZES = {
     "full": {"ingest": 1_000_000, "durable": 500_000, "deliver": 200_000, "latency_seconds": 10,
              "backlog": 1_000_000, "fairness": 1_000_000, "fairness_probes": 2_000, "warmups": 1, "repeats": 3,
              "distant": 20_000, "distant_syslog_ng_seconds": 6, "rate_limited": 10_000, "outage": 20_000,
-             "outage_seconds": 20, "log_requests": 10_000},
+             "outage_seconds": 20, "log_requests": 10_000, "distant_h2": 100_000},
     "short": {"ingest": 100_000, "durable": 50_000, "deliver": 20_000, "latency_seconds": 2,
               "backlog": 100_000, "fairness": 200_000, "fairness_probes": 300, "warmups": 0, "repeats": 1,
               "distant": 2_000, "distant_syslog_ng_seconds": 1, "rate_limited": 3_000, "outage": 2_000,
-              "outage_seconds": 3, "log_requests": 1_000},
+              "outage_seconds": 3, "log_requests": 1_000, "distant_h2": 10_000},
 }
-ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "distant", "rate-limited", "outage",
+ROWS = ["ingest", "ingest-alone", "durable", "deliver-http", "deliver-tls", "deliver-h2", "distant", "distant-h2",
+        "rate-limited", "outage",
         "latency", "fairness", "backlog", "log-requests"]
 
 
@@ -68,11 +69,14 @@ def main():
         h = Harness(args.bin, work, processes)
         nginx = None
         long_lived = []
-        if "deliver-http" in selected or "deliver-tls" in selected:
-            proc, http_port, https_port, ca = h.start_nginx()
-            nginx = {"proc": proc, "http_port": http_port, "https_port": https_port, "ca": ca,
-                     "cpu_seconds": lambda: tree_cpu_seconds(proc.pid)}
-            long_lived.append(lambda: tree_cpu_seconds(proc.pid))
+        if any(name.startswith("deliver-") or name == "distant-h2" for name in selected):
+            # distant-h2: nginx passes each call on to a sink that answers 50 ms later.
+            sink, sink_port = h.start_sink("distant-h2", delay_ms=50) if "distant-h2" in selected else (None, None)
+            proc, ports, ca, access_log = h.start_nginx(distant_sink_port=sink_port)
+            upstream_cpu = [lambda: tree_cpu_seconds(proc.pid)] + ([sink.cpu_seconds] if sink else [])
+            nginx = {"proc": proc, "ports": ports, "ca": ca, "access_log": access_log,
+                     "cpu_seconds": lambda: sum(f() for f in upstream_cpu)}
+            long_lived += upstream_cpu
         for name in selected:
             print(f"bench: {name} …", file=sys.stderr, flush=True)
             interference = Interference(long_lived)
@@ -87,6 +91,10 @@ def main():
                 results.append(rows.delivery_http(h, size, nginx))
             elif name == "deliver-tls":
                 results.append(rows.delivery_tls(h, size, nginx))
+            elif name == "deliver-h2":
+                results.append(rows.delivery_h2(h, size, nginx))
+            elif name == "distant-h2":
+                results.append(rows.distant_h2(h, size, nginx))
             elif name == "distant":
                 for delay_ms in (10, 50, 200):
                     results.append(rows.distant(h, size, delay_ms))

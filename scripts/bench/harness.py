@@ -123,20 +123,21 @@ class Harness:
 
     # --- nginx ------------------------------------------------------------------------------
 
-    def start_nginx(self):
-        """nginx on two free ports, HTTP and HTTPS with a certificate from a fresh test CA.
-        Returns (process, http_port, https_port, ca_file)."""
+    def start_nginx(self, distant_sink_port=None):
+        """nginx on free ports (see configs.nginx_conf), with a certificate from a fresh test CA.
+        Returns (process, ports, ca_file, access_log)."""
         directory = self.directory("nginx")
         self.ca, certificate, key = configs.make_test_ca(directory)
-        http_port, https_port = free_port(), free_port()
+        names = ["http", "https", "h2"] + (["h2_distant"] if distant_sink_port else [])
+        ports = {name: free_port() for name in names}
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(configs.nginx_conf(directory, http_port, https_port, certificate, key))
+            f.write(configs.nginx_conf(directory, ports, certificate, key, distant_sink_port))
         proc = self.processes.start("nginx", [system_program("nginx"), "-c", conf, "-p", directory])
-        for port in (http_port, https_port):
+        for port in ports.values():
             wait_until(lambda: proc.check_alive() or socket.create_connection(("127.0.0.1", port), 1).close() or True,
                        30, f"nginx on port {port}")
-        return proc, http_port, https_port, self.ca
+        return proc, ports, self.ca, os.path.join(directory, "h2-access.log")
 
     # --- syslog-ng --------------------------------------------------------------------------
 

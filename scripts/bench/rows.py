@@ -213,50 +213,123 @@ def durable(h, size):
     }
 
 
-def _delivery(h, row, title, upstream_url, ca_file, size, nginx):
-    m = size["deliver"]
+def _delivery(h, row, title, port_name, size, nginx, messages=None, pltrackd_args=("--workers", "8"),
+              compared=None):
+    """pltrackd and syslog-ng http() workers(8) delivering to nginx's `port_name` server, one
+    call per POST, paired runs. `messages` is (pltrackd's, syslog-ng's) count, by default
+    size["deliver"] each. On nginx's HTTP/2 servers, the connections each run used and the
+    protocol they spoke are counted from nginx's access log."""
+    m_pltrackd, m_syslog_ng = messages or (size["deliver"], size["deliver"])
+    scheme = "http" if port_name == "http" else "https"
+    upstream_url = f"{scheme}://127.0.0.1:{nginx['ports'][port_name]}"
+    ca_file = nginx["ca"] if scheme == "https" else None
     extra = ["--upstream-ca-file", ca_file] if ca_file else []
+    logged = port_name.startswith("h2")
 
     def pltrackd():
         proc, sock = h.start_pltrackd(row, [
-            "--api-key-file", h.key_file, "--upstream", upstream_url, "--workers", "8", *extra])
+            "--api-key-file", h.key_file, "--upstream", upstream_url, *pltrackd_args, *extra])
         cost = RunCost(proc, [nginx["cpu_seconds"]])
-        generator = h.generate_in_background("ingest", "--socket", sock, "--connections", 16, "--messages", m)
-        delivered = h.counter(sock, "delivered", m)
+        log_offset = _log_size(nginx) if logged else 0
+        generator = h.generate_in_background("ingest", "--socket", sock, "--connections", 16,
+                                             "--messages", m_pltrackd)
+        delivered = h.counter(sock, "delivered", m_pltrackd)
         run = generator.result()
-        spent = cost.result(m)
+        spent = cost.result(m_pltrackd)
         seconds = delivered["finished_at"] - run["started_at"]
         stats = h.pltrackd_stats(sock)
-        result = figures(
-            m / seconds, "msg/s", proc, spent, seconds=round(seconds, 3),
-            upstream_requests=stats["upstream_requests"], retries=stats["retries"],
-            upstream_latency_p99_ms=stats["upstream_latency_p99_ms"])
+        details = {"seconds": round(seconds, 3), "upstream_requests": stats["upstream_requests"],
+                   "retries": stats["retries"], "upstream_latency_p99_ms": stats["upstream_latency_p99_ms"],
+                   "limit_at_end": stats.get("upstream_limit"),
+                   "connections_h2": stats.get("upstream_connections_h2"),
+                   "connections_http1": stats.get("upstream_connections_http1")}
+        result = figures(m_pltrackd / seconds, "calls/s", proc, spent, **details)
         h.processes.stop(proc)
+        if logged:
+            result["details"]["nginx_saw"] = _connections_logged(nginx, log_offset, port_name)
         return result
 
     def syslog_ng():
-        return _syslog_ng_throughput(
+        log_offset = _log_size(nginx) if logged else 0
+        result = _syslog_ng_throughput(
             h, row, configs.syslog_ng_http(upstream_url + "/rest/track-prompt", ca_file=ca_file), "dst.*.written",
-            m, nginx_cpu=nginx["cpu_seconds"])
+            m_syslog_ng, nginx_cpu=nginx["cpu_seconds"])
+        result["unit"] = "calls/s"
+        if logged:
+            result["details"]["nginx_saw"] = _connections_logged(nginx, log_offset, port_name)
+        return result
 
     sides = paired(size, {"pltrackd": pltrackd, "syslog_ng": syslog_ng})
     return {
-        "row": row, "title": title, "messages": m, "pltrackd": sides["pltrackd"], "syslog_ng": sides["syslog_ng"],
-        "compared": "one call per POST to nginx (return 200), 8 workers each: pltrackd --workers 8 (no spool, "
-                    "default 50 ms coalescing window) until its delivered counter reaches M; syslog-ng http() "
-                    "workers(8) batch-lines(1) until its written counter reaches M. Time from the first "
-                    "message sent. nginx's CPU is in neither side's.",
+        "row": row, "title": title, "messages": m_pltrackd, "pltrackd": sides["pltrackd"],
+        "syslog_ng": sides["syslog_ng"],
+        "compared": compared or (
+            "one call per POST to nginx (return 200), 8 workers each: pltrackd --workers 8 (no spool, "
+            "default 50 ms coalescing window) until its delivered counter reaches M; syslog-ng http() "
+            "workers(8) batch-lines(1) until its written counter reaches M. Time from the first "
+            "message sent. nginx's CPU is in neither side's."),
     }
 
 
+def _log_size(nginx):
+    try:
+        return os.path.getsize(nginx["access_log"])
+    except OSError:
+        return 0
+
+
+def _connections_logged(nginx, offset, port_name):
+    """The requests nginx logged on `port_name` since `offset`: how many connections carried
+    them, and by which protocol. SIGUSR1 makes nginx write out its buffered log."""
+    nginx["proc"].popen.send_signal(10)
+    time.sleep(0.5)
+    port = str(nginx["ports"][port_name])
+    connections, protocols = set(), {}
+    with open(nginx["access_log"]) as f:
+        f.seek(offset)
+        for line in f:
+            fields = line.split()
+            if len(fields) == 3 and fields[0] == port:
+                connections.add(fields[2])
+                protocols[fields[1]] = protocols.get(fields[1], 0) + 1
+    return {"connections": len(connections), "requests_by_protocol": protocols}
+
+
 def delivery_http(h, size, nginx):
-    return _delivery(h, "deliver-http", "delivered to nginx over HTTP, 8 workers",
-                     f"http://127.0.0.1:{nginx['http_port']}", None, size, nginx)
+    return _delivery(h, "deliver-http", "delivered to nginx over HTTP, 8 workers", "http", size, nginx)
 
 
 def delivery_tls(h, size, nginx):
-    return _delivery(h, "deliver-tls", "delivered to nginx over TLS, 8 workers",
-                     f"https://127.0.0.1:{nginx['https_port']}", nginx["ca"], size, nginx)
+    return _delivery(h, "deliver-tls", "delivered to nginx over TLS (HTTP/1.1), 8 workers", "https", size, nginx)
+
+
+def delivery_h2(h, size, nginx):
+    return _delivery(h, "deliver-h2", "delivered to nginx over TLS offering HTTP/2, 8 in flight", "h2", size,
+                     nginx, pltrackd_args=("--max-in-flight", "8"),
+                     compared="one call per POST to nginx (return 200) over TLS, nginx offering h2 and "
+                              "http/1.1 by ALPN: pltrackd --max-in-flight 8 (streams over HTTP/2, no spool, "
+                              "default 50 ms coalescing window) until its delivered counter reaches M; "
+                              "syslog-ng http() workers(8) batch-lines(1) (libcurl, which chooses its "
+                              "protocol) until its written counter reaches M. Time from the first message "
+                              "sent; the protocol and connections as nginx logged them. nginx's CPU is in "
+                              "neither side's.")
+
+
+def distant_h2(h, size, nginx, delay_ms=50):
+    """Delivery over TLS offering HTTP/2 to nginx, which passes each call to a sink answering
+    it `delay_ms` later, as PromptLayer does from across the internet. pltrackd at its
+    defaults; syslog-ng http() workers(8) is given fewer calls, as in the distant rows."""
+    m = size["distant_h2"]
+    m_syslog_ng = max(50, int(8 * 1000 / delay_ms * size["distant_syslog_ng_seconds"]))
+    return _delivery(
+        h, f"distant-h2-{delay_ms}ms", f"delivered over TLS offering HTTP/2, upstream {delay_ms} ms away, defaults",
+        "h2_distant", size, nginx, messages=(m, m_syslog_ng), pltrackd_args=(),
+        compared=f"fire-and-forget, 16 connections, one call per POST over TLS to nginx offering h2 and "
+                 f"http/1.1 by ALPN, which passes each call to the bench sink answering after {delay_ms} ms; "
+                 f"pltrackd at its defaults ({m:,} calls), syslog-ng http() workers(8) batch-lines(1) "
+                 f"({m_syslog_ng:,} calls); calls/s from the first call sent until the delivered or written "
+                 f"counter reaches the count; connections and protocol as nginx logged them. The CPU of "
+                 f"nginx and the sink is in neither side's.")
 
 
 def _governed_delivery(h, name, m_pltrackd, m_syslog_ng, size, delay_ms=0, rate_limit=None):

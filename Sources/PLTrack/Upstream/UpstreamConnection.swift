@@ -239,10 +239,18 @@ final class UpstreamConnection: Sendable {
     }
 
     private static func http2Session(on channel: any Channel) throws -> HTTP2Session {
+        // NIOHTTP2 closes a connection that receives more than 200 RST_STREAM frames in 30 s,
+        // against a peer attacking a server. A server may legitimately reset each stream once it
+        // has answered it (nginx does, with NO_ERROR, when it answers before reading the body),
+        // which closed the connection every 201 requests. Allowed here: 10,000 a second (the
+        // limiter keeps one timestamp per reset it allows in its window).
+        var streams = NIOHTTP2Handler.StreamConfiguration()
+        streams.streamResetFrameRateLimit.maximumCount = 10_000
+        streams.streamResetFrameRateLimit.windowLength = .seconds(1)
         let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .client,
             connectionConfiguration: .init(),
-            streamConfiguration: .init()
+            streamConfiguration: streams
         ) { stream in
             // The server opens no streams of its own (no push): any it tries is closed.
             stream.close()
