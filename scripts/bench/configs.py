@@ -88,7 +88,6 @@ http {{
     scgi_temp_path {directory}/scgi;
     keepalive_requests 1000000000;
     keepalive_timeout 600s;
-    http2_max_requests 1000000000;
     server {{
         listen 127.0.0.1:{ports["http"]};{location}
     }}

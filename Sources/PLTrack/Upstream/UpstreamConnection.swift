@@ -239,6 +239,7 @@ final class UpstreamConnection: Sendable {
     }
 
     private static func http2Session(on channel: any Channel) throws -> HTTP2Session {
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescer())
         // NIOHTTP2 closes a connection that receives more than 200 RST_STREAM frames in 30 s,
         // against a peer attacking a server. A server may legitimately reset each stream once it
         // has answered it (nginx does, with NO_ERROR, when it answers before reading the body),
