@@ -69,11 +69,6 @@ final class UpstreamConnection: Sendable {
         self.closings = NIOLoopBoundBox.makeBoxSendingValue(0, as: Int.self, eventLoop: eventLoop)
     }
 
-    /// Whether the open connection speaks HTTP/2; `false` when none is open.
-    var isMultiplexed: Bool {
-        self.eventLoop.inEventLoop && self.session.value?.isMultiplexed == true
-    }
-
     /// Posts `body` to `path` and collects the answer; fails when there is none (refused,
     /// reset, timed out).
     func post(path: String, body: TrackBody) -> EventLoopFuture<CollectedResponse> {
