@@ -81,6 +81,8 @@ public final class FakeUpstream: Sendable {
     /// Streams processed on one HTTP/2 connection; at the next, the server sends `GOAWAY` naming
     /// the last it processed, and processes no stream after it (`nil`: no limit).
     let streamsPerConnection: Int?
+    /// The `SETTINGS_MAX_CONCURRENT_STREAMS` an HTTP/2 connection announces (`nil`: NIOHTTP2's 100).
+    let maximumConcurrentStreams: Int?
 
     /// Starts a server on 127.0.0.1 at `port`, or at a free port when it is 0 (a test that
     /// stops one server and starts another on its port stands for an upstream that was down).
@@ -94,11 +96,13 @@ public final class FakeUpstream: Sendable {
         tls: NIOSSLContext? = nil,
         requestsPerConnection: Int? = nil,
         streamsPerConnection: Int? = nil,
+        maximumConcurrentStreams: Int? = nil,
         script: @escaping Script = { _, _ in .success }
     ) async throws {
         self.expectedAPIKey = expectedAPIKey
         self.requestsPerConnection = requestsPerConnection
         self.streamsPerConnection = streamsPerConnection
+        self.maximumConcurrentStreams = maximumConcurrentStreams
         self.contract = try APIContract.load()
         self.script = script
         self.tls = tls
@@ -148,9 +152,16 @@ public final class FakeUpstream: Sendable {
     private func configureHTTP2(_ channel: any Channel) throws {
         self.record.withLockedValue { $0.connections["h2", default: 0] += 1 }
         let connection = NIOLoopBound(FakeHTTP2Connection(), eventLoop: channel.eventLoop)
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        if let maximum = self.maximumConcurrentStreams {
+            configuration.initialSettings = nioDefaultSettings.map {
+                $0.parameter == .maxConcurrentStreams
+                    ? HTTP2Setting(parameter: .maxConcurrentStreams, value: maximum) : $0
+            }
+        }
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server,
-            connectionConfiguration: .init(),
+            connectionConfiguration: configuration,
             streamConfiguration: .init()
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -202,7 +213,7 @@ public final class FakeUpstream: Sendable {
         try await FakeUpstream(
             port: self.port, expectedAPIKey: self.expectedAPIKey, tls: self.tls,
             requestsPerConnection: self.requestsPerConnection, streamsPerConnection: self.streamsPerConnection,
-            script: self.script)
+            maximumConcurrentStreams: self.maximumConcurrentStreams, script: self.script)
     }
 
     /// Records `request` and decides its answer.

@@ -54,6 +54,31 @@ struct HTTP2DeliveryTests {
         await upstream.stop()
     }
 
+    @Test func streamsBeyondTheServersConcurrencyLimitWaitTheirTurn() async throws {
+        let ca = try await UpstreamTLSTests.authority()
+        defer { ca.remove() }
+        // Two streams at a time per connection, each answered late, against 64 requests in flight.
+        let upstream = try await FakeUpstream(
+            tls: try ca.serverContext(applicationProtocols: Self.bothProtocols), maximumConcurrentStreams: 2,
+            script: { _, _ in FakeUpstream.Answer(status: 200, delay: .milliseconds(5)) })
+        defer { upstream.close() }
+        let daemon = try await DaemonHarness(upstream: upstream) {
+            $0.upstreamCAFile = ca.certificatePath
+            $0.maximumInFlight = 64
+            $0.http2Connections = 1
+            $0.coalescingWindow = .zero
+        }
+        defer { daemon.tearDown() }
+        let stats = try await Self.deliver(200, through: daemon)
+        #expect(stats?["delivered"]?.integer == 200)
+        #expect(stats?["upstream_failures"]?.integer == 0, "a stream held back is not a failure")
+        let requestIDs = upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
+        #expect(requestIDs.sorted() == (1...200).map(Int64.init))
+        #expect((upstream.connections["h2"] ?? 0) <= ProcessInfo.processInfo.activeProcessorCount)
+        try await daemon.stop()
+        await upstream.stop()
+    }
+
     @Test func aServerWithoutHTTP2IsServedOverHTTP1() async throws {
         let ca = try await UpstreamTLSTests.authority()
         defer { ca.remove() }
