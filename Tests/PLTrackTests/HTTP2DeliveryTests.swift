@@ -23,6 +23,24 @@ struct HTTP2DeliveryTests {
         }
     }
 
+    /// The request ids the upstream took, in order: `1...count` once each when nothing went twice.
+    static func takenRequestIDs(_ upstream: FakeUpstream) -> [Int64] {
+        upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }.sorted()
+    }
+
+    /// A daemon trusting `ca`, with `inFlight` requests at once, one HTTP/2 connection per
+    /// event-loop thread, and no coalescing.
+    static func daemon(for upstream: FakeUpstream, trusting ca: TestCertificateAuthority, inFlight: Int)
+        async throws -> DaemonHarness
+    {
+        try await DaemonHarness(upstream: upstream) {
+            $0.upstreamCAFile = ca.certificatePath
+            $0.maximumInFlight = inFlight
+            $0.http2Connections = 1
+            $0.coalescingWindow = .zero
+        }
+    }
+
     @Test func callsGoAsStreamsOverAFewConnections() async throws {
         let ca = try await UpstreamTLSTests.authority()
         defer { ca.remove() }
@@ -30,18 +48,12 @@ struct HTTP2DeliveryTests {
             tls: try ca.serverContext(applicationProtocols: Self.bothProtocols),
             script: { _, _ in FakeUpstream.Answer(status: 200, delay: .milliseconds(20)) })
         defer { upstream.close() }
-        let daemon = try await DaemonHarness(upstream: upstream) {
-            $0.upstreamCAFile = ca.certificatePath
-            $0.maximumInFlight = 64
-            $0.http2Connections = 1
-            $0.coalescingWindow = .zero
-        }
+        let daemon = try await Self.daemon(for: upstream, trusting: ca, inFlight: 64)
         defer { daemon.tearDown() }
         let stats = try await Self.deliver(400, through: daemon)
         #expect(stats?["delivered"]?.integer == 400)
         #expect(stats?["upstream_failures"]?.integer == 0)
-        let requestIDs = upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
-        #expect(requestIDs.sorted() == (1...400).map(Int64.init), "each call taken once")
+        #expect(Self.takenRequestIDs(upstream) == (1...400).map(Int64.init), "each call taken once")
         // One connection per event-loop thread at most, whatever the 64 requests in flight.
         let opened = upstream.connections
         #expect((opened["h2"] ?? 0) >= 1)
@@ -62,18 +74,12 @@ struct HTTP2DeliveryTests {
             tls: try ca.serverContext(applicationProtocols: Self.bothProtocols), maximumConcurrentStreams: 2,
             script: { _, _ in FakeUpstream.Answer(status: 200, delay: .milliseconds(5)) })
         defer { upstream.close() }
-        let daemon = try await DaemonHarness(upstream: upstream) {
-            $0.upstreamCAFile = ca.certificatePath
-            $0.maximumInFlight = 64
-            $0.http2Connections = 1
-            $0.coalescingWindow = .zero
-        }
+        let daemon = try await Self.daemon(for: upstream, trusting: ca, inFlight: 64)
         defer { daemon.tearDown() }
         let stats = try await Self.deliver(200, through: daemon)
         #expect(stats?["delivered"]?.integer == 200)
         #expect(stats?["upstream_failures"]?.integer == 0, "a stream held back is not a failure")
-        let requestIDs = upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
-        #expect(requestIDs.sorted() == (1...200).map(Int64.init))
+        #expect(Self.takenRequestIDs(upstream) == (1...200).map(Int64.init))
         #expect((upstream.connections["h2"] ?? 0) <= ProcessInfo.processInfo.activeProcessorCount)
         try await daemon.stop()
         await upstream.stop()
@@ -95,8 +101,7 @@ struct HTTP2DeliveryTests {
         #expect((upstream.connections["http/1.1"] ?? 0) >= 1)
         #expect(stats?["upstream_connections_h2"]?.integer == 0)
         #expect(stats?["upstream_connections_http1"]?.integer == upstream.connections["http/1.1"].map(Int64.init))
-        let requestIDs = upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
-        #expect(requestIDs.sorted() == (1...100).map(Int64.init))
+        #expect(Self.takenRequestIDs(upstream) == (1...100).map(Int64.init))
         try await daemon.stop()
         await upstream.stop()
     }
@@ -120,8 +125,7 @@ struct HTTP2DeliveryTests {
         #expect(stats?["dead_lettered"]?.integer == 0)
         #expect((stats?["upstream_refused_streams"]?.integer ?? 0) >= 1, "the 11th stream went again")
         // Every stream the server took was answered: none went twice, none was lost.
-        let requestIDs = upstream.succeeded.compactMap { $0.json?["request_id"]?.integer }
-        #expect(requestIDs.sorted() == (1...300).map(Int64.init), "each call taken exactly once")
+        #expect(Self.takenRequestIDs(upstream) == (1...300).map(Int64.init), "each call taken exactly once")
         #expect(upstream.requests.count == 300)
         #expect((upstream.connections["h2"] ?? 0) >= 30, "\(upstream.connections)")
         #expect(upstream.violations.isEmpty, "\(upstream.violations)")
